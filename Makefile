@@ -1,0 +1,39 @@
+# Tenantry — every task a developer or CI runs. `make run` and `make test` are the two that matter.
+GO       ?= go
+GOFLAGS  ?=
+PKGS     := ./...
+
+.PHONY: run build test test-go test-sdk lint generate check-generated css bench help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+run: ## start the Console and API (embedded PostgreSQL unless DATABASE_URL is set), with demo data
+	$(GO) run ./cmd/tenantry serve
+
+build: ## build bin/tenantry
+	$(GO) build -o bin/tenantry ./cmd/tenantry
+
+test: lint check-generated test-go ## every test: lint, generated code in step, Go tests (+ SDK suite when Node is present)
+
+test-go: ## the Go tests against a real PostgreSQL (TEST_DATABASE_URL, else the embedded cluster)
+	$(GO) test $(GOFLAGS) -count=1 -timeout 12m $(PKGS)
+
+lint: ## go vet and gofmt
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*') | grep -v '_templ.go$$'); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+generate: ## regenerate templ output
+	$(GO) tool templ generate
+
+check-generated: ## fail when committed templ output is out of step with the .templ sources
+	@$(GO) tool templ generate >/dev/null 2>&1
+	@if [ -n "$$(git status --porcelain -- '*_templ.go' 2>/dev/null)" ]; then \
+		echo "templ output is stale: run 'make generate' and commit"; git status --porcelain -- '*_templ.go'; exit 1; fi
+
+css: ## rebuild static/css/app.css from tailwind.config.js (needs `npm ci` once)
+	npx tailwindcss -c tailwind.config.js -i static/css/input.css -o static/css/app.css --minify
+
+bench: ## Go benchmarks against a real PostgreSQL
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS)

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"tenantry/internal/auth"
+	"tenantry/internal/config"
+	"tenantry/internal/pgembed"
+	"tenantry/internal/seed"
+	"tenantry/internal/store"
+	"tenantry/internal/tenancy"
+	"tenantry/web"
+)
+
+func configVars() []struct{ Name, Default, Meaning string } { return config.Vars }
+
+// env is what every command starts from: configuration, logger, and a migrated database (the
+// embedded one when DATABASE_URL is unset). close stops what open started.
+type env struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	db      *store.DB
+	cluster *pgembed.Cluster
+}
+
+func (e *env) close() {
+	if e.db != nil {
+		e.db.Close()
+	}
+	if e.cluster != nil && e.cluster.Owned() {
+		e.log.Info("stopping the embedded PostgreSQL")
+		if err := e.cluster.Stop(); err != nil {
+			e.log.Error("stopping the embedded PostgreSQL", "err", err)
+		}
+	}
+}
+
+func openEnv(ctx context.Context, getenv func(string) string, stderr io.Writer, addr string) (*env, error) {
+	if addr != "" {
+		prev := getenv
+		getenv = func(k string) string {
+			if k == "TENANTRY_ADDR" {
+				return addr
+			}
+			return prev(k)
+		}
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	e := &env{cfg: cfg, log: newLogger(stderr, cfg.LogFormat, cfg.LogLevel)}
+	for _, w := range cfg.Warnings {
+		e.log.Warn(w)
+	}
+	url := cfg.DatabaseURL
+	if url == "" {
+		dir := filepath.Join(cfg.DataDir, "postgres")
+		e.log.Info("DATABASE_URL not set: starting the embedded PostgreSQL", "dir", dir)
+		e.cluster, err = pgembed.Start(ctx, pgembed.Options{Dir: dir, Logger: e.log})
+		if err != nil {
+			return nil, err
+		}
+		if err := e.cluster.EnsureDatabase(ctx, "tenantry"); err != nil {
+			e.close()
+			return nil, err
+		}
+		url = e.cluster.URL("tenantry")
+	}
+	e.db, err = store.Open(ctx, url, cfg.EncryptionKeys, e.log)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	if err := e.db.Migrate(ctx); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "serve [--addr HOST:PORT]", stdout)
+	addr := fs.String("addr", "", "address to listen on (overrides TENANTRY_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, err := openEnv(ctx, getenv, stderr, *addr)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	var demo *seed.Result
+	if !e.cfg.Production() {
+		if demo, err = seed.Demo(ctx, e.db); err != nil {
+			return err
+		}
+	}
+	srv, err := web.New(e.cfg, e.db, e.log)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx, func(bound string) {
+		e.log.Info("listening", "addr", bound)
+		fmt.Fprintf(stdout, "\nTenantry is running.\n  Console:    http://%s/\n", bound)
+		if demo != nil {
+			fmt.Fprintf(stdout, "  Sign in:    %s / %s (admin), %s / %s (support)\n  Workspace:  %s\n",
+				seed.AdminEmail, seed.DemoPassword, seed.SupportEmail, seed.DemoPassword, demo.Workspace.Key)
+		}
+		fmt.Fprintf(stdout, "  Stop with Ctrl-C.\n\n")
+	})
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", "migrate", stdout)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, err := openEnv(ctx, getenv, stderr, "")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	cur, _, err := e.db.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database migrated to version %d\n", cur)
+	return nil
+}
+
+func cmdSeed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("seed", "seed", stdout)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, err := openEnv(ctx, getenv, stderr, "")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if e.cfg.Production() {
+		return errors.New("seed: refusing to create demo data in production")
+	}
+	res, err := seed.Demo(ctx, e.db)
+	if err != nil {
+		return err
+	}
+	verb := "already existed"
+	if res.Created {
+		verb = "created"
+	}
+	fmt.Fprintf(stdout, "demo workspace %q %s; sign in as %s / %s\n", res.Workspace.Key, verb, seed.AdminEmail, seed.DemoPassword)
+	return nil
+}
+
+func cmdManager(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return errors.New("usage: tenantry manager add --email E --workspace KEY [--role admin|support] [--password P]")
+	}
+	fs := newFlags("manager add", "manager add --email E --workspace KEY [--role admin|support] [--password P]", stdout)
+	email := fs.String("email", "", "the manager's email (required)")
+	wsKey := fs.String("workspace", "", "workspace key (required)")
+	role := fs.String("role", "admin", "admin or support")
+	password := fs.String("password", "", "password (at least 10 characters); generated and printed when empty")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *email == "" || *wsKey == "" {
+		fs.Usage()
+		return errors.New("manager add: --email and --workspace are required")
+	}
+	if !tenancy.Role(*role).Valid() {
+		return fmt.Errorf("manager add: --role %q: want admin or support", *role)
+	}
+	generated := *password == ""
+	if generated {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		*password = base64.RawURLEncoding.EncodeToString(b)
+	}
+	if _, err := auth.HashPassword(*password); err != nil {
+		return fmt.Errorf("manager add: %w", err)
+	}
+	e, err := openEnv(ctx, getenv, stderr, "")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	wa, err := e.db.LookupWorkspaceByKey(ctx, *wsKey)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return fmt.Errorf("manager add: no workspace with key %q", *wsKey)
+	}
+	if err != nil {
+		return err
+	}
+	if err := seed.EnsureManager(ctx, e.db, wa.Workspace.ID, *email, *password, tenancy.Role(*role)); err != nil {
+		return fmt.Errorf("manager add: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s is %s of workspace %s\n", *email, *role, *wsKey)
+	if generated {
+		fmt.Fprintf(stdout, "password: %s\n", *password)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+// Package store is the only code that speaks SQL. Every method that touches workspace or tenant
+// data runs inside InScope: one transaction, as the app role, with the scope set as
+// transaction-local settings that PostgreSQL's row-level security policies enforce. The few
+// lookups that must happen before a scope exists live in lookup.go and are named as such.
+// One file per aggregate.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+
+	"tenantry/internal/secrets"
+	"tenantry/migrations"
+)
+
+// AppRole is the role every scoped transaction runs as: NOLOGIN, not superuser, no BYPASSRLS,
+// owning nothing. The migrations create it.
+const AppRole = "tenantry_app"
+
+// DB is Tenantry's database.
+type DB struct {
+	db   *sqlx.DB
+	keys *secrets.KeyRing
+	log  *slog.Logger
+}
+
+// Open connects to url and checks the connection. keys seals and opens secrets at rest.
+func Open(ctx context.Context, url string, keys *secrets.KeyRing, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	db.SetMaxOpenConns(40)
+	db.SetMaxIdleConns(40)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return &DB{db: db, keys: keys, log: log}, nil
+}
+
+// Close closes every connection.
+func (d *DB) Close() error { return d.db.Close() }
+
+// SQL returns the underlying pool, for tests and tools that must look past the app role.
+func (d *DB) SQL() *sqlx.DB { return d.db }
+
+// Keys returns the key ring for secrets at rest.
+func (d *DB) Keys() *secrets.KeyRing { return d.keys }
+
+// Migrate applies every pending migration. It runs as the connecting user, not the app role:
+// migrations are one of the two things that run outside a scope.
+func (d *DB) Migrate(ctx context.Context) error {
+	p, err := d.migrator()
+	if err != nil {
+		return err
+	}
+	// Two processes starting together must not both migrate.
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	const lockKey = 7_301_884_126
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
+	results, err := p.Up(ctx)
+	for _, r := range results {
+		d.log.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrationStatus reports whether every migration has been applied.
+func (d *DB) MigrationStatus(ctx context.Context) (current, latest int64, err error) {
+	p, err := d.migrator()
+	if err != nil {
+		return 0, 0, err
+	}
+	current, latest, err = p.GetVersions(ctx)
+	return current, latest, err
+}
+
+func (d *DB) migrator() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations.FS, ".")
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, d.db.DB, sub)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return p, nil
+}
+
+// Ready checks that the database answers and is migrated to the version this binary expects.
+func (d *DB) Ready(ctx context.Context) error {
+	if err := d.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	cur, latest, err := d.MigrationStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("migration status: %w", err)
+	}
+	if cur < latest {
+		return fmt.Errorf("database at migration %d, want %d: run `tenantry migrate`", cur, latest)
+	}
+	return nil
+}
+
+// pqCode returns the PostgreSQL error code of err, or "".
+func pqCode(err error) string {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return string(pe.Code)
+	}
+	return ""
+}
+
+// isUniqueViolation reports a unique constraint failure, optionally of one constraint.
+func isUniqueViolation(err error, constraint string) bool {
+	var pe *pq.Error
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return false
+	}
+	return constraint == "" || pe.Constraint == constraint
+}
+
+func notFound(err error) bool { return errors.Is(err, sql.ErrNoRows) }

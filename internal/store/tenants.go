@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"tenantry/internal/tenancy"
+)
+
+const tenantColumns = `id, workspace_id, internal_id, name, fields, credentials_meta, ai_credits_rolling_30_day_limit,
+	is_test, created_at, updated_at, archived_at, last_active_at`
+
+func scanTenant(row interface{ Scan(...any) error }) (*tenancy.Tenant, error) {
+	var t tenancy.Tenant
+	var fields, credMeta []byte
+	var limit sql.NullFloat64
+	var archived, lastActive sql.NullTime
+	if err := row.Scan(&t.ID, &t.WorkspaceID, &t.InternalID, &t.Name, &fields, &credMeta, &limit,
+		&t.IsTest, &t.CreatedAt, &t.UpdatedAt, &archived, &lastActive); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(fields, &t.Fields); err != nil {
+		return nil, fmt.Errorf("tenant fields: %w", err)
+	}
+	if err := json.Unmarshal(credMeta, &t.CredentialsMeta); err != nil {
+		return nil, fmt.Errorf("tenant credentials meta: %w", err)
+	}
+	if limit.Valid {
+		t.AICreditsRolling30DayLimit = &limit.Float64
+	}
+	if archived.Valid {
+		t.ArchivedAt = &archived.Time
+	}
+	if lastActive.Valid {
+		t.LastActiveAt = &lastActive.Time
+	}
+	return &t, nil
+}
+
+// NewTenant is what creating a tenant takes.
+type NewTenant struct {
+	InternalID                 string
+	Name                       string
+	Fields                     map[string]any
+	AICreditsRolling30DayLimit *float64
+	IsTest                     bool
+}
+
+// CreateTenant adds a tenant to the scope's workspace and records it. A duplicate internalId is
+// a ValidationError on internalId (it reads as a form error and as a 409 alike).
+func (tx *Tx) CreateTenant(ctx context.Context, in NewTenant) (*tenancy.Tenant, error) {
+	if !tx.Scope.WorkspaceWide() {
+		return nil, tenancy.ErrForbidden
+	}
+	fields := in.Fields
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	fb, err := json.Marshal(fields)
+	if err != nil {
+		return nil, tenancy.Invalid("fields", "not representable as JSON")
+	}
+	t, err := scanTenant(tx.QueryRowxContext(ctx, `INSERT INTO tenants (workspace_id, id, internal_id, name, fields,
+			ai_credits_rolling_30_day_limit, is_test)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+tenantColumns,
+		tx.Scope.WorkspaceID, tenancy.NewID(), in.InternalID, in.Name, fb, in.AICreditsRolling30DayLimit, in.IsTest))
+	if isUniqueViolation(err, "tenants_workspace_id_internal_id_key") {
+		return nil, &tenancy.ValidationError{Fields: []tenancy.FieldError{{Path: "internalId",
+			Message: fmt.Sprintf("a tenant with internalId %q already exists", in.InternalID)}}, Conflict: true}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create tenant: %w", err)
+	}
+	return t, tx.Record(ctx, Activity{Type: "tenant.created", TenantID: t.ID,
+		Message: fmt.Sprintf("Tenant %s (%s) created", t.Name, t.InternalID)})
+}
+
+// Tenant finds a tenant by id or internalId. Outside the scope it does not exist.
+func (tx *Tx) Tenant(ctx context.Context, selector string) (*tenancy.Tenant, error) {
+	var row interface{ Scan(...any) error }
+	if id, err := uuid.Parse(selector); err == nil {
+		row = tx.QueryRowxContext(ctx, `SELECT `+tenantColumns+` FROM tenants
+			WHERE workspace_id = $1 AND (id = $2 OR internal_id = $3)
+			ORDER BY (id = $2) DESC LIMIT 1`, tx.Scope.WorkspaceID, id, selector)
+	} else {
+		row = tx.QueryRowxContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE workspace_id = $1 AND internal_id = $2`,
+			tx.Scope.WorkspaceID, selector)
+	}
+	t, err := scanTenant(row)
+	if notFound(err) {
+		return nil, tenancy.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get tenant: %w", err)
+	}
+	return t, nil
+}
+
+// TenantFilter selects tenants for a list. Zero values mean "no filter".
+type TenantFilter struct {
+	Search          string // substring of name or internalId, case-insensitive
+	IncludeArchived bool   // archived as well as active
+	OnlyArchived    bool
+	IsTest          *bool
+	Limit           int    // 1..1000, default 100
+	Cursor          string // opaque, from a previous page; "" or "0" = first page
+}
+
+// TenantPage is one page of tenants; Cursor is "" on the last page.
+type TenantPage struct {
+	Items  []*tenancy.Tenant
+	Cursor string
+}
+
+type tenantCursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        uuid.UUID `json:"i"`
+}
+
+// ParseCursor decodes an opaque list cursor into v; "" and "0" mean the first page.
+func ParseCursor(s string, v any) (bool, error) {
+	if s == "" || s == "0" {
+		return false, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, v) != nil {
+		return false, tenancy.Invalid("cursor", "not a cursor this server returned")
+	}
+	return true, nil
+}
+
+// MakeCursor encodes v as an opaque cursor.
+func MakeCursor(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ListTenants returns a page of tenants, oldest first, keyset-paginated on (created_at, id).
+func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	if f.Limit > 1000 {
+		return nil, tenancy.Invalid("limit", "must be between 1 and 1000")
+	}
+	var cur tenantCursor
+	hasCursor, err := ParseCursor(f.Cursor, &cur)
+	if err != nil {
+		return nil, err
+	}
+	where := []string{"workspace_id = $1"}
+	args := []any{tx.Scope.WorkspaceID}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	switch {
+	case f.OnlyArchived:
+		where = append(where, "archived_at IS NOT NULL")
+	case !f.IncludeArchived:
+		where = append(where, "archived_at IS NULL")
+	}
+	if f.IsTest != nil {
+		where = append(where, "is_test = "+arg(*f.IsTest))
+	}
+	if s := strings.TrimSpace(f.Search); s != "" {
+		p := arg("%" + escapeLike(s) + "%")
+		where = append(where, "(name ILIKE "+p+" OR internal_id ILIKE "+p+")")
+	}
+	if hasCursor {
+		where = append(where, "(created_at, id) > ("+arg(cur.CreatedAt)+", "+arg(cur.ID)+")")
+	}
+	rows, err := tx.QueryxContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY created_at, id LIMIT `+arg(f.Limit+1), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	page := &TenantPage{Items: []*tenancy.Tenant{}}
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		page.Items = append(page.Items, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Items) > f.Limit {
+		page.Items = page.Items[:f.Limit]
+		last := page.Items[f.Limit-1]
+		page.Cursor = MakeCursor(tenantCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	return page, nil
+}
+
+// CountTenants counts the workspace's active tenants.
+func (tx *Tx) CountTenants(ctx context.Context) (int, error) {
+	var n int
+	err := tx.GetContext(ctx, &n, `SELECT count(*) FROM tenants WHERE workspace_id = $1 AND archived_at IS NULL`, tx.Scope.WorkspaceID)
+	return n, err
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

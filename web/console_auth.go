@@ -1,0 +1,138 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"tenantry/internal/auth"
+	"tenantry/internal/store"
+	"tenantry/internal/tenancy"
+	viewauth "tenantry/views/auth"
+	"tenantry/views/layout"
+)
+
+const sessionCookie = "tenantry_session"
+
+// loadSession resolves the session cookie into the request context, if there is a valid one.
+func (s *Server) loadSession(r *http.Request) (*http.Request, error) {
+	cs, err := s.cookies.Get(r, sessionCookie)
+	if err != nil {
+		return r, nil // a cookie signed with an old key or tampered with: treat as signed out
+	}
+	token, _ := cs.Values["t"].(string)
+	if token == "" {
+		return r, nil
+	}
+	sess, err := s.db.LookupSession(r.Context(), store.HashSessionToken(token))
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return r, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("session: %w", err)
+	}
+	return r.WithContext(withSession(r.Context(), sess)), nil
+}
+
+// safeNext keeps redirects after sign-in on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
+	if sessionFrom(r.Context()) != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	return s.renderSignIn(w, r, http.StatusOK, viewauth.SignInForm{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, f viewauth.SignInForm) error {
+	return s.write(w, r, status, layout.Bare(layout.Page{Title: "Sign in", Assets: s.layoutAssets()}, viewauth.SignIn(f)))
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	password := r.PostFormValue("password")
+	form := viewauth.SignInForm{Email: email, Next: safeNext(r.PostFormValue("next"))}
+	addr := clientAddr(r)
+	if ok, wait := s.throttle.Allowed(email, addr); !ok {
+		form.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1)
+		return s.renderSignIn(w, r, http.StatusTooManyRequests, form)
+	}
+	m, memberships, err := s.db.LookupManagerByEmail(r.Context(), email)
+	hash := ""
+	if err == nil {
+		hash = m.PasswordHash
+	} else if !errors.Is(err, tenancy.ErrNotFound) {
+		return err
+	}
+	if !auth.CheckPassword(hash, password) || len(memberships) == 0 {
+		s.throttle.Fail(email, addr)
+		form.Error = "That email and password do not match an account."
+		return s.renderSignIn(w, r, http.StatusUnauthorized, form)
+	}
+	s.throttle.Succeed(email)
+	// A manager in several workspaces starts in the first; a switcher can come with more areas.
+	ws := memberships[0]
+	token := randomToken()
+	if err := s.db.CreateSession(r.Context(), m.ID, ws.WorkspaceID, token); err != nil {
+		return err
+	}
+	// A fresh cookie every sign-in: whatever session value the browser had before is replaced.
+	cs, _ := s.cookies.New(r, sessionCookie)
+	cs.Values["t"] = token
+	if err := cs.Save(r, w); err != nil {
+		return err
+	}
+	http.Redirect(w, r, form.Next, http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	if sess := sessionFrom(r.Context()); sess != nil {
+		if err := s.db.DeleteSession(r.Context(), sess); err != nil {
+			return err
+		}
+	}
+	cs, _ := s.cookies.New(r, sessionCookie)
+	cs.Options.MaxAge = -1
+	if err := cs.Save(r, w); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	return nil
+}
+
+// requireSignIn sends visitors without a session to the sign-in page, back here afterwards.
+func requireSignIn(w http.ResponseWriter, r *http.Request) {
+	target := "/signin?next=" + url.QueryEscape(r.URL.RequestURI())
+	if r.Header.Get("HX-Request") == "true" {
+		w.Header().Set("HX-Redirect", target)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

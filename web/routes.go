@@ -1,0 +1,121 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"tenantry/internal/tenancy"
+	"tenantry/static"
+	"tenantry/views/layout"
+)
+
+// access says who may use a route.
+type access int
+
+const (
+	public  access = iota // anyone
+	manager               // any signed-in manager (admins and support alike)
+	admin                 // signed-in admins only: every change to workspace data
+)
+
+// route is one Console URL.
+type route struct {
+	pattern string // ServeMux pattern with method, e.g. "GET /tenants/{id}"
+	access  access
+	handle  handlerFunc
+}
+
+// consoleRoutes is the Console's route table: every page and form, and who may use it.
+func (s *Server) consoleRoutes() []route {
+	return []route{
+		{"GET /signin", public, s.signInPage},
+		{"POST /signin", public, s.signIn},
+		{"POST /signout", manager, s.signOut},
+		{"GET /{$}", manager, s.home},
+	}
+}
+
+// routes assembles the whole server: health checks, static assets, the Console (behind
+// cross-origin protection) and the API.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET "+static.Prefix, s.assets.Handler())
+
+	console := http.NewServeMux()
+	for _, rt := range s.consoleRoutes() {
+		method, _, _ := strings.Cut(rt.pattern, " ")
+		if method != "GET" && rt.access == manager && rt.pattern != "POST /signout" {
+			// Support managers change nothing: a write route must be admin-only.
+			panic(fmt.Sprintf("route %q changes data but is open to every manager", rt.pattern))
+		}
+		console.Handle(rt.pattern, s.consoleHandler(rt))
+	}
+	console.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.consoleError(w, r, errStatus(http.StatusNotFound, "There is no page at this address."))
+	})
+	cop := http.NewCrossOriginProtection()
+	mux.Handle("/", cop.Handler(console))
+
+	return observe(s.log, securityHeaders(mux))
+}
+
+// consoleHandler wraps a Console handler with its session and role checks and error pages.
+func (s *Server) consoleHandler(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, err := s.loadSession(r)
+		if err != nil {
+			s.consoleError(w, r, err)
+			return
+		}
+		sess := sessionFrom(r.Context())
+		if rt.access != public && sess == nil {
+			requireSignIn(w, r)
+			return
+		}
+		if rt.access == admin && sess.Role != tenancy.RoleAdmin {
+			s.consoleError(w, r, tenancy.ErrForbidden)
+			return
+		}
+		if err := rt.handle(w, r); err != nil {
+			s.consoleError(w, r, err)
+		}
+	})
+}
+
+// consoleError turns an error into an error page (or a toast for an htmx request). 5xx errors are
+// logged here, once; 4xx are not incidents.
+func (s *Server) consoleError(w http.ResponseWriter, r *http.Request, err error) {
+	status := StatusOf(err)
+	title, message := http.StatusText(status), "Something went wrong on our side. It has been logged; please retry."
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		status, message = he.status, he.message
+		title = http.StatusText(status)
+	case status == http.StatusNotFound:
+		message = "There is nothing here, or it is not yours to see."
+	case status == http.StatusForbidden:
+		message = "Your role does not allow this. Ask a workspace admin."
+	case status < 500:
+		message = err.Error()
+	}
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "console error", "request_id", tenancy.RequestID(r.Context()), "path", r.URL.Path, "err", err)
+	}
+	if isFragmentRequest(r) {
+		toast(w, "error", message)
+		w.WriteHeader(status)
+		return
+	}
+	p := s.page(r, title, "")
+	var body = layout.Problem(status, title, message)
+	if sessionFrom(r.Context()) == nil {
+		_ = s.write(w, r, status, layout.Bare(p, body))
+		return
+	}
+	_ = s.render(w, r, status, p, body)
+}

@@ -1,0 +1,75 @@
+// Package web is Tenantry's HTTP surface: the server, its middleware, the Console's handlers and
+// the route table (routes.go) that names every URL. The JSON API lives in web/api and is mounted
+// under /api by this package.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"tenantry/internal/auth"
+	"tenantry/internal/config"
+	"tenantry/internal/store"
+	"tenantry/static"
+	"tenantry/views/layout"
+)
+
+// Server serves the Console and the API.
+type Server struct {
+	cfg      *config.Config
+	db       *store.DB
+	log      *slog.Logger
+	assets   *static.Assets
+	cookies  *sessions.CookieStore
+	throttle *auth.Throttle
+	handler  http.Handler
+}
+
+// New builds the server and its route table.
+func New(cfg *config.Config, db *store.DB, log *slog.Logger) (*Server, error) {
+	assets, err := static.New()
+	if err != nil {
+		return nil, err
+	}
+	cookies := sessions.NewCookieStore(cfg.SessionKeys...)
+	cookies.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(store.SessionTTL.Seconds()),
+		HttpOnly: true,
+		Secure:   cfg.SecureCookies(),
+		SameSite: http.SameSiteLaxMode,
+	}
+	s := &Server{
+		cfg:      cfg,
+		db:       db,
+		log:      log,
+		assets:   assets,
+		cookies:  cookies,
+		throttle: auth.NewThrottle(15*time.Minute, 5, 30),
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves every request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Run listens on the configured address until ctx ends, then shuts down gracefully, letting
+// requests in flight finish (up to 15 s).
+func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
+	return Serve(ctx, s.cfg.Addr, s, s.log, ready)
+}
+
+func (s *Server) layoutAssets() layout.Assets {
+	return layout.Assets{
+		CSS:  s.assets.Path("css/app.css"),
+		HTMX: s.assets.Path("js/htmx.min.js"),
+		SSE:  s.assets.Path("js/htmx-ext-sse.min.js"),
+		App:  s.assets.Path("js/app.js"),
+		Logo: s.assets.Path("img/logo.svg"),
+	}
+}
