@@ -97,7 +97,6 @@ CREATE TABLE managers (
   id             uuid PRIMARY KEY,
   email          text NOT NULL UNIQUE CHECK (email = lower(email) AND email LIKE '%_@_%'),
   name           text NOT NULL DEFAULT '',
-  password_hash  text NOT NULL,
   -- bumped to invalidate every session of this manager (sign-out everywhere, role removal)
   session_epoch  integer NOT NULL DEFAULT 0,
   created_at     timestamptz NOT NULL DEFAULT now(),
@@ -120,20 +119,39 @@ ALTER TABLE managers FORCE ROW LEVEL SECURITY;
 CREATE POLICY managers_read ON managers FOR SELECT TO tenantry_app
   USING (email = nullif(current_setting('tenantry.lookup_manager_email', true), '')
          OR id = nullif(current_setting('tenantry.manager_id', true), '')::uuid
-         OR EXISTS (SELECT 1 FROM memberships m
-                    WHERE m.manager_id = managers.id AND m.workspace_id = app.workspace_id()));
-CREATE POLICY managers_insert ON managers FOR INSERT TO tenantry_app
-  WITH CHECK (email = nullif(current_setting('tenantry.lookup_manager_email', true), ''));
-CREATE POLICY managers_update ON managers FOR UPDATE TO tenantry_app
-  USING (id = nullif(current_setting('tenantry.manager_id', true), '')::uuid
          OR (app.workspace_wide() AND EXISTS (SELECT 1 FROM memberships m
                     WHERE m.manager_id = managers.id AND m.workspace_id = app.workspace_id())));
+CREATE POLICY managers_insert ON managers FOR INSERT TO tenantry_app
+  WITH CHECK (email = nullif(current_setting('tenantry.lookup_manager_email', true), ''));
+-- Only managers change their own row (password): a workspace, which a manager of other
+-- workspaces may also belong to, never does.
+CREATE POLICY managers_update ON managers FOR UPDATE TO tenantry_app
+  USING (id = nullif(current_setting('tenantry.manager_id', true), '')::uuid)
+  WITH CHECK (id = nullif(current_setting('tenantry.manager_id', true), '')::uuid);
 GRANT SELECT, INSERT, UPDATE ON managers TO tenantry_app;
+
+-- Password hashes sit apart from managers, readable only by the manager's own lookups (sign-in
+-- by email, password change by id): a workspace that can list its members never sees them.
+CREATE TABLE manager_passwords (
+  manager_id     uuid PRIMARY KEY REFERENCES managers(id) ON DELETE CASCADE,
+  password_hash  text NOT NULL,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE manager_passwords ENABLE ROW LEVEL SECURITY;
+ALTER TABLE manager_passwords FORCE ROW LEVEL SECURITY;
+CREATE POLICY manager_passwords_own ON manager_passwords FOR ALL TO tenantry_app
+  USING (manager_id = nullif(current_setting('tenantry.manager_id', true), '')::uuid
+         OR manager_id IN (SELECT id FROM managers
+                           WHERE email = nullif(current_setting('tenantry.lookup_manager_email', true), '')))
+  WITH CHECK (manager_id = nullif(current_setting('tenantry.manager_id', true), '')::uuid
+         OR manager_id IN (SELECT id FROM managers
+                           WHERE email = nullif(current_setting('tenantry.lookup_manager_email', true), '')));
+GRANT SELECT, INSERT, UPDATE ON manager_passwords TO tenantry_app;
 
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 CREATE POLICY memberships_read ON memberships FOR SELECT TO tenantry_app
-  USING (workspace_id = app.workspace_id()
+  USING ((workspace_id = app.workspace_id() AND app.workspace_wide())
          OR manager_id = nullif(current_setting('tenantry.manager_id', true), '')::uuid);
 CREATE POLICY memberships_write ON memberships FOR ALL TO tenantry_app
   USING (workspace_id = app.workspace_id() AND app.workspace_wide())
@@ -167,9 +185,11 @@ CREATE POLICY manager_sessions_lookup ON manager_sessions FOR SELECT TO tenantry
 CREATE POLICY manager_sessions_own ON manager_sessions FOR ALL TO tenantry_app
   USING (manager_id = nullif(current_setting('tenantry.manager_id', true), '')::uuid)
   WITH CHECK (manager_id = nullif(current_setting('tenantry.manager_id', true), '')::uuid);
-CREATE POLICY manager_sessions_workspace ON manager_sessions FOR ALL TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.workspace_wide())
-  WITH CHECK (workspace_id = app.workspace_id() AND app.workspace_wide());
+-- A workspace may see and end its sessions (role removal), never create one.
+CREATE POLICY manager_sessions_workspace_read ON manager_sessions FOR SELECT TO tenantry_app
+  USING (workspace_id = app.workspace_id() AND app.workspace_wide());
+CREATE POLICY manager_sessions_workspace ON manager_sessions FOR DELETE TO tenantry_app
+  USING (workspace_id = app.workspace_id() AND app.workspace_wide());
 GRANT SELECT, INSERT, DELETE ON manager_sessions TO tenantry_app;
 
 -- Tenants ------------------------------------------------------------------------------------------
@@ -250,6 +270,8 @@ CREATE TABLE connections (
   last_active_at   timestamptz,
   archived_at      timestamptz,
   PRIMARY KEY (workspace_id, id),
+  -- lets rows of other tables name a connection together with its tenant (see elements)
+  UNIQUE (workspace_id, tenant_id, id),
   FOREIGN KEY (workspace_id, tenant_id) REFERENCES tenants (workspace_id, id) ON DELETE CASCADE,
   FOREIGN KEY (workspace_id, integration_id) REFERENCES integrations (workspace_id, id)
 );
@@ -302,11 +324,16 @@ CREATE TABLE elements (
   created_at          timestamptz NOT NULL DEFAULT now(),
   updated_at          timestamptz NOT NULL DEFAULT now(),
   archived_at         timestamptz,
+  -- Foreign-key checks and cascades bypass row-level security, so the keys themselves must keep
+  -- tenants apart: a connection is named with its tenant, and a parent must be a template.
+  is_template         boolean GENERATED ALWAYS AS (tenant_id IS NULL) STORED,
+  parent_is_template  boolean GENERATED ALWAYS AS (CASE WHEN parent_id IS NOT NULL THEN true END) STORED,
   PRIMARY KEY (workspace_id, id),
+  UNIQUE (workspace_id, id, is_template),
   FOREIGN KEY (workspace_id, tenant_id) REFERENCES tenants (workspace_id, id) ON DELETE CASCADE,
-  FOREIGN KEY (workspace_id, connection_id) REFERENCES connections (workspace_id, id) ON DELETE CASCADE,
+  FOREIGN KEY (workspace_id, tenant_id, connection_id) REFERENCES connections (workspace_id, tenant_id, id) ON DELETE CASCADE,
   FOREIGN KEY (workspace_id, integration_id) REFERENCES integrations (workspace_id, id),
-  FOREIGN KEY (workspace_id, parent_id) REFERENCES elements (workspace_id, id) ON DELETE CASCADE,
+  FOREIGN KEY (workspace_id, parent_id, parent_is_template) REFERENCES elements (workspace_id, id, is_template) ON DELETE CASCADE,
   CHECK (connection_id IS NULL OR tenant_id IS NOT NULL),
   CHECK (parent_id IS NULL OR tenant_id IS NOT NULL)
 );
@@ -390,5 +417,5 @@ GRANT SELECT, INSERT ON ai_credit_ledger TO tenantry_app;
 
 -- +goose Down
 DROP TABLE ai_credit_ledger, activity_log, elements, universe_elements, connections, integrations,
-  tenants, manager_sessions, memberships, managers, workspaces;
+  tenants, manager_sessions, memberships, manager_passwords, managers, workspaces;
 DROP SCHEMA app CASCADE;

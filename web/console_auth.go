@@ -41,7 +41,7 @@ func (s *Server) loadSession(r *http.Request) (*http.Request, error) {
 
 // safeNext keeps redirects after sign-in on this site.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\t\r\n") {
 		return "/"
 	}
 	return next
@@ -89,6 +89,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return s.renderSignIn(w, r, http.StatusUnauthorized, form)
 	}
 	s.throttle.Succeed(email)
+	// Signing in again ends the session the browser had, so no older cookie outlives this one.
+	if old := sessionFrom(r.Context()); old != nil {
+		if err := s.db.DeleteSession(r.Context(), old); err != nil {
+			return err
+		}
+	}
 	// A manager in several workspaces starts in the first; a switcher can come with more areas.
 	ws := memberships[0]
 	token := randomToken()
@@ -122,7 +128,12 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 
 // requireSignIn sends visitors without a session to the sign-in page, back here afterwards.
 func requireSignIn(w http.ResponseWriter, r *http.Request) {
-	target := "/signin?next=" + url.QueryEscape(r.URL.RequestURI())
+	// After signing in, come back here; a form post cannot be replayed, so its page is "/".
+	next := "/"
+	if r.Method == http.MethodGet {
+		next = r.URL.RequestURI()
+	}
+	target := "/signin?next=" + url.QueryEscape(next)
 	if r.Header.Get("HX-Request") == "true" {
 		w.Header().Set("HX-Redirect", target)
 		w.WriteHeader(http.StatusUnauthorized)

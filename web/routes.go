@@ -44,6 +44,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET "+static.Prefix, s.assets.Handler())
+	// The API authenticates with bearer tokens, never cookies, so cross-site requests carry no
+	// ambient authority: it does its own CORS instead of the Console's cross-origin protection.
+	mux.Handle("/api/", s.api)
 
 	console := http.NewServeMux()
 	for _, rt := range s.consoleRoutes() {

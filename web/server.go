@@ -16,6 +16,7 @@ import (
 	"tenantry/internal/store"
 	"tenantry/static"
 	"tenantry/views/layout"
+	"tenantry/web/api"
 )
 
 // Server serves the Console and the API.
@@ -26,6 +27,7 @@ type Server struct {
 	assets   *static.Assets
 	cookies  *sessions.CookieStore
 	throttle *auth.Throttle
+	api      *api.API
 	handler  http.Handler
 }
 
@@ -50,6 +52,7 @@ func New(cfg *config.Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		assets:   assets,
 		cookies:  cookies,
 		throttle: auth.NewThrottle(15*time.Minute, 5, 30),
+		api:      api.New(db, log),
 	}
 	s.handler = s.routes()
 	return s, nil

@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only on TENANTRY_DEBUG_ADDR, never on the public listener
 	"path/filepath"
+	"time"
 
 	"tenantry/internal/auth"
 	"tenantry/internal/config"
@@ -107,12 +111,23 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if e.cfg.DebugAddr != "" {
+		go func() {
+			e.log.Info("profiler listening", "addr", e.cfg.DebugAddr)
+			if err := web.Serve(ctx, e.cfg.DebugAddr, http.DefaultServeMux, e.log, nil); err != nil {
+				e.log.Error("profiler", "err", err)
+			}
+		}()
+	}
 	return srv.Run(ctx, func(bound string) {
 		e.log.Info("listening", "addr", bound)
 		fmt.Fprintf(stdout, "\nTenantry is running.\n  Console:    http://%s/\n", bound)
 		if demo != nil {
 			fmt.Fprintf(stdout, "  Sign in:    %s / %s (admin), %s / %s (support)\n  Workspace:  %s\n",
 				seed.AdminEmail, seed.DemoPassword, seed.SupportEmail, seed.DemoPassword, demo.Workspace.Key)
+			if tok, err := signToken(ctx, e.db, demo.Workspace.Key, "acme", "", false, 2*time.Hour); err == nil {
+				fmt.Fprintf(stdout, "  API:        http://%s/api  (OpenAPI at /api/openapi.json)\n  Tenant token for acme (2 h):\n    %s\n  Try:        curl -H 'Authorization: Bearer <token>' http://%s/api/self\n", bound, tok, bound)
+			}
 		}
 		fmt.Fprintf(stdout, "  Stop with Ctrl-C.\n\n")
 	})
@@ -208,5 +223,93 @@ func cmdManager(ctx context.Context, args []string, getenv func(string) string, 
 	if generated {
 		fmt.Fprintf(stdout, "password: %s\n", *password)
 	}
+	return nil
+}
+
+func cmdToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("token", "token --workspace KEY [--tenant KEY] [--name N] [--admin] [--ttl 2h]", stdout)
+	wsKey := fs.String("workspace", "", "workspace key (required)")
+	tenant := fs.String("tenant", "", "tenant key (internalId); omit with --admin for a workspace token")
+	name := fs.String("name", "", "tenant name claim")
+	admin := fs.Bool("admin", false, "a workspace token (isAdmin), for the company's backend")
+	ttl := fs.Duration("ttl", 2*time.Hour, "lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *wsKey == "" || (*tenant == "" && !*admin) {
+		fs.Usage()
+		return errors.New("token: --workspace and either --tenant or --admin are required")
+	}
+	if *ttl <= 0 || *ttl > 365*24*time.Hour {
+		return errors.New("token: --ttl must be between 1s and 8760h")
+	}
+	e, err := openEnv(ctx, getenv, stderr, "")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	tok, err := signToken(ctx, e.db, *wsKey, *tenant, *name, *admin, *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func signToken(ctx context.Context, db *store.DB, wsKey, tenant, name string, admin bool, ttl time.Duration) (string, error) {
+	wa, err := db.LookupWorkspaceByKey(ctx, wsKey)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return "", fmt.Errorf("no workspace with key %q", wsKey)
+	}
+	if err != nil {
+		return "", err
+	}
+	return auth.Sign(wa.Secret, wsKey, tenant, name, admin, ttl)
+}
+
+func cmdWorkspace(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "create" && args[0] != "rotate-secret") {
+		return errors.New("usage: tenantry workspace create --key KEY --name NAME | tenantry workspace rotate-secret --key KEY")
+	}
+	sub := args[0]
+	fs := newFlags("workspace "+sub, "workspace "+sub+" --key KEY [--name NAME] [--json]", stdout)
+	key := fs.String("key", "", "workspace key: 2-63 lowercase letters, digits, - or _ (required)")
+	name := fs.String("name", "", "workspace name (create)")
+	asJSON := fs.Bool("json", false, "print {key, secret} as JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *key == "" || (sub == "create" && *name == "") {
+		fs.Usage()
+		return errors.New("workspace: --key (and --name for create) are required")
+	}
+	e, err := openEnv(ctx, getenv, stderr, "")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	var secret string
+	if sub == "create" {
+		_, secret, err = e.db.CreateWorkspace(ctx, *key, *name)
+		if errors.Is(err, tenancy.ErrConflict) {
+			return fmt.Errorf("workspace create: key %q is taken", *key)
+		}
+	} else {
+		wa, lerr := e.db.LookupWorkspaceByKey(ctx, *key)
+		if lerr != nil {
+			return fmt.Errorf("workspace rotate-secret: %w", lerr)
+		}
+		err = e.db.InScope(ctx, tenancy.SystemScope(wa.Workspace.ID), func(tx *store.Tx) error {
+			secret, err = tx.RotateWorkspaceSecret(ctx, e.cfg.SecretRotationOverlap)
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("workspace %s: %w", sub, err)
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"key": *key, "secret": secret})
+	}
+	fmt.Fprintf(stdout, "workspace %s\nsecret:   %s\n(the secret is shown only now; keep it in your backend's configuration)\n", *key, secret)
 	return nil
 }

@@ -33,6 +33,12 @@ Usage:
   tenantry seed                         create the demo workspace (idempotent; not in production)
   tenantry manager add --email E --workspace KEY [--role admin|support] [--password P]
                                         add a Console manager to a workspace
+  tenantry token --workspace KEY [--tenant KEY] [--name N] [--admin] [--ttl 2h]
+                                        print a token signed with the workspace's current secret
+  tenantry workspace create --key KEY --name NAME [--json]
+                                        create a workspace and print its secret (shown once)
+  tenantry workspace rotate-secret --key KEY [--json]
+                                        new secret; the old one verifies for TENANTRY_SECRET_ROTATION_OVERLAP
   tenantry help                         this text
 
 Without DATABASE_URL, a private PostgreSQL cluster is started under $TENANTRY_DATA_DIR/postgres
@@ -51,7 +57,9 @@ func printUsage(w io.Writer) {
 // run parses the subcommand and runs it until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		cmd, args = "help", args[1:]
+	} else if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -63,6 +71,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdSeed(ctx, args, getenv, stdout, stderr)
 	case "manager":
 		return cmdManager(ctx, args, getenv, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, args, getenv, stdout, stderr)
+	case "workspace":
+		return cmdWorkspace(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		printUsage(stdout)
 		return nil

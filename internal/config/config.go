@@ -35,6 +35,9 @@ type Config struct {
 	// SecretRotationOverlap is how long a rotated workspace secret still verifies tokens.
 	SecretRotationOverlap time.Duration
 
+	// DebugAddr, when set, serves Go's profiler (/debug/pprof) on a separate listener.
+	DebugAddr string
+
 	LogLevel  slog.Level
 	LogFormat string // text or json
 
@@ -54,6 +57,7 @@ var Vars = []struct{ Name, Default, Meaning string }{
 	{"TENANTRY_SECRET_ROTATION_OVERLAP", "24h", "how long a rotated workspace secret still verifies tokens"},
 	{"TENANTRY_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"TENANTRY_LOG_FORMAT", "text", "text or json"},
+	{"TENANTRY_DEBUG_ADDR", "(off)", "host:port for Go's profiler (/debug/pprof); keep it on loopback"},
 }
 
 // devKeys are the keys generated for development, kept under DataDir so they survive restarts.
@@ -78,6 +82,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		Addr:        get("TENANTRY_ADDR", "127.0.0.1:8080"),
 		DataDir:     get("TENANTRY_DATA_DIR", ".data"),
 		LogFormat:   get("TENANTRY_LOG_FORMAT", "text"),
+		DebugAddr:   get("TENANTRY_DEBUG_ADDR", ""),
 	}
 	var problems []string
 	switch c.Env {

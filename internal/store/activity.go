@@ -42,7 +42,7 @@ func (tx *Tx) Record(ctx context.Context, a Activity) error {
 			connection_id, integration_id, element_id, message, details, duration_ms, request_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		tx.Scope.WorkspaceID, tenancy.NewID(), nullUUID(a.TenantID), a.Type, a.Status, string(tx.Scope.Actor.Type), tx.Scope.Actor.ID,
-		nullUUID(a.ConnectionID), nullUUID(a.IntegrationID), nullUUID(a.ElementID), a.Message, b, a.DurationMS, tenancy.RequestID(ctx))
+		nullUUID(a.ConnectionID), nullUUID(a.IntegrationID), nullUUID(a.ElementID), a.Message, string(b), a.DurationMS, tenancy.RequestID(ctx))
 	if err != nil {
 		return fmt.Errorf("record activity: %w", err)
 	}

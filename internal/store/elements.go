@@ -36,7 +36,7 @@ func (tx *Tx) CreateWorkspaceElement(ctx context.Context, in NewElement) (uuid.U
 	}
 	id := tenancy.NewID()
 	_, err = tx.ExecContext(ctx, `INSERT INTO elements (workspace_id, id, kind, key, name, integration_id, config)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, tx.Scope.WorkspaceID, id, in.Kind, in.Key, in.Name, nullUUID(in.IntegrationID), cfg)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, tx.Scope.WorkspaceID, id, in.Kind, in.Key, in.Name, nullUUID(in.IntegrationID), string(cfg))
 	if isUniqueViolation(err, "") {
 		return uuid.Nil, &tenancy.ValidationError{Conflict: true, Fields: []tenancy.FieldError{{Path: "key", Message: fmt.Sprintf("a %s with key %q already exists", in.Kind, in.Key)}}}
 	}

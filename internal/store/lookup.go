@@ -52,7 +52,8 @@ func (d *DB) LookupManagerByEmail(ctx context.Context, email string) (*tenancy.M
 	var m tenancy.Manager
 	var ms []tenancy.Membership
 	err := d.lookup(ctx, "tenantry.lookup_manager_email", email, func(tx *Tx) error {
-		err := tx.QueryRowxContext(ctx, `SELECT id, email, name, password_hash, created_at FROM managers WHERE email = $1`, email).
+		err := tx.QueryRowxContext(ctx, `SELECT m.id, m.email, m.name, coalesce(p.password_hash, ''), m.created_at
+			FROM managers m LEFT JOIN manager_passwords p ON p.manager_id = m.id WHERE m.email = $1`, email).
 			Scan(&m.ID, &m.Email, &m.Name, &m.PasswordHash, &m.CreatedAt)
 		if err != nil {
 			if notFound(err) {

@@ -18,11 +18,14 @@ func (d *DB) CreateManager(ctx context.Context, email, name, passwordHash string
 	email = strings.ToLower(strings.TrimSpace(email))
 	m := &tenancy.Manager{ID: tenancy.NewID(), Email: email, Name: name, PasswordHash: passwordHash, CreatedAt: time.Now()}
 	err := d.lookup(ctx, "tenantry.lookup_manager_email", email, func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO managers (id, email, name, password_hash) VALUES ($1, $2, $3, $4)`,
-			m.ID, email, name, passwordHash)
+		_, err := tx.ExecContext(ctx, `INSERT INTO managers (id, email, name) VALUES ($1, $2, $3)`, m.ID, email, name)
 		if isUniqueViolation(err, "") {
 			return tenancy.ErrConflict
 		}
+		if err != nil {
+			return fmt.Errorf("create manager: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO manager_passwords (manager_id, password_hash) VALUES ($1, $2)`, m.ID, passwordHash)
 		return err
 	})
 	if err != nil {
@@ -34,7 +37,8 @@ func (d *DB) CreateManager(ctx context.Context, email, name, passwordHash string
 // SetManagerPassword replaces a manager's password hash (the CLI's way to reset a password).
 func (d *DB) SetManagerPassword(ctx context.Context, managerID uuid.UUID, passwordHash string) error {
 	return d.lookup(ctx, "tenantry.manager_id", managerID.String(), func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE managers SET password_hash = $2, updated_at = now() WHERE id = $1`, managerID, passwordHash)
+		_, err := tx.ExecContext(ctx, `INSERT INTO manager_passwords (manager_id, password_hash) VALUES ($1, $2)
+			ON CONFLICT (manager_id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = now()`, managerID, passwordHash)
 		return err
 	})
 }
@@ -163,11 +167,17 @@ func HashSessionToken(token string) []byte {
 // random value the cookie will carry.
 func (d *DB) CreateSession(ctx context.Context, managerID, workspaceID uuid.UUID, token string) error {
 	return d.lookup(ctx, "tenantry.manager_id", managerID.String(), func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO manager_sessions (workspace_id, token_hash, manager_id, expires_at)
+		res, err := tx.ExecContext(ctx, `INSERT INTO manager_sessions (workspace_id, token_hash, manager_id, expires_at)
 			SELECT $1, $2, $3, now() + $4 * interval '1 second'
 			WHERE EXISTS (SELECT 1 FROM memberships WHERE workspace_id = $1 AND manager_id = $3)`,
 			workspaceID, HashSessionToken(token), managerID, SessionTTL.Seconds())
-		return err
+		if err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return tenancy.ErrForbidden // not (or no longer) a member of that workspace
+		}
+		return nil
 	})
 }
 

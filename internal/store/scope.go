@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"tenantry/internal/tenancy"
 )
@@ -65,7 +67,7 @@ func (d *DB) withSettings(ctx context.Context, scope tenancy.Scope, settings map
 		return fmt.Errorf("store: set scope: %w", err)
 	}
 	if err = fn(&Tx{Tx: sqlTx, Scope: scope, db: d}); err != nil {
-		return err
+		return inputError(err)
 	}
 	if err = sqlTx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
@@ -87,4 +89,56 @@ func quoteLiteral(s string) string {
 		out = append(out, s[i])
 	}
 	return string(append(out, '\''))
+}
+
+// ReadScoped runs one read-only query in scope in a single round trip: the scope settings and the
+// query travel together as one simple-protocol message, which PostgreSQL runs as one implicit
+// transaction, so the settings vanish with it. query takes no parameters: it names the scope
+// through app.workspace_id() and app.tenant_id(), never through request input.
+func (d *DB) ReadScoped(ctx context.Context, scope tenancy.Scope, query string, fn func(rows *sqlx.Rows) error) error {
+	if scope.WorkspaceID == uuid.Nil {
+		return ErrNoScope
+	}
+	tenant := "*"
+	if !scope.WorkspaceWide() {
+		tenant = scope.TenantID.String()
+	}
+	msg := "SET LOCAL ROLE " + AppRole + "; SELECT set_config('tenantry.workspace_id', " + quoteLiteral(scope.WorkspaceID.String()) +
+		", true), set_config('tenantry.tenant_id', " + quoteLiteral(tenant) + ", true); " + query
+	rows, err := d.db.QueryxContext(ctx, msg)
+	if err != nil {
+		return fmt.Errorf("store: scoped read: %w", err)
+	}
+	defer rows.Close()
+	// The first result is set_config's row; the query's is the next.
+	for rows.Next() {
+	}
+	if !rows.NextResultSet() {
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: scoped read: %w", err)
+		}
+		return errors.New("store: scoped read returned no result")
+	}
+	if err := fn(rows); err != nil {
+		return inputError(err)
+	}
+	return inputError(rows.Err())
+}
+
+// inputError turns PostgreSQL's refusals of a value (data exceptions such as a NUL byte in text
+// or a number out of range, and CHECK violations) into validation errors: they are bad input,
+// a 4xx, not a server fault.
+func inputError(err error) error {
+	var pe *pq.Error
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	if strings.HasPrefix(string(pe.Code), "22") || pe.Code == "23514" {
+		field := ""
+		if pe.Column != "" {
+			field = pe.Column
+		}
+		return &tenancy.ValidationError{Fields: []tenancy.FieldError{{Path: field, Message: "value cannot be stored: " + pe.Message}}}
+	}
+	return err
 }

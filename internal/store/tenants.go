@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"tenantry/internal/tenancy"
 )
@@ -70,7 +71,7 @@ func (tx *Tx) CreateTenant(ctx context.Context, in NewTenant) (*tenancy.Tenant, 
 	t, err := scanTenant(tx.QueryRowxContext(ctx, `INSERT INTO tenants (workspace_id, id, internal_id, name, fields,
 			ai_credits_rolling_30_day_limit, is_test)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+tenantColumns,
-		tx.Scope.WorkspaceID, tenancy.NewID(), in.InternalID, in.Name, fb, in.AICreditsRolling30DayLimit, in.IsTest))
+		tx.Scope.WorkspaceID, tenancy.NewID(), in.InternalID, in.Name, string(fb), in.AICreditsRolling30DayLimit, in.IsTest))
 	if isUniqueViolation(err, "tenants_workspace_id_internal_id_key") {
 		return nil, &tenancy.ValidationError{Fields: []tenancy.FieldError{{Path: "internalId",
 			Message: fmt.Sprintf("a tenant with internalId %q already exists", in.InternalID)}}, Conflict: true}
@@ -167,6 +168,9 @@ func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, err
 	if f.IsTest != nil {
 		where = append(where, "is_test = "+arg(*f.IsTest))
 	}
+	if strings.ContainsRune(f.Search, 0) {
+		return nil, tenancy.Invalid("search", "must not contain NUL characters")
+	}
 	if s := strings.TrimSpace(f.Search); s != "" {
 		p := arg("%" + escapeLike(s) + "%")
 		where = append(where, "(name ILIKE "+p+" OR internal_id ILIKE "+p+")")
@@ -208,4 +212,22 @@ func (tx *Tx) CountTenants(ctx context.Context) (int, error) {
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// TenantOfScope reads the scope's own tenant in one round trip (the hot path of GET /self).
+func (d *DB) TenantOfScope(ctx context.Context, scope tenancy.Scope) (*tenancy.Tenant, error) {
+	if scope.WorkspaceWide() {
+		return nil, tenancy.ErrNotFound
+	}
+	var t *tenancy.Tenant
+	err := d.ReadScoped(ctx, scope, `SELECT `+tenantColumns+` FROM tenants
+		WHERE workspace_id = app.workspace_id() AND id = app.tenant_id()`, func(rows *sqlx.Rows) error {
+		if !rows.Next() {
+			return tenancy.ErrNotFound
+		}
+		var err error
+		t, err = scanTenant(rows)
+		return err
+	})
+	return t, err
 }

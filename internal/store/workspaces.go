@@ -44,7 +44,9 @@ func newWorkspaceSecret() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func secretAAD(workspaceID uuid.UUID) []byte { return []byte("workspace:" + workspaceID.String() + ":secret") }
+func secretAAD(workspaceID uuid.UUID) []byte {
+	return []byte("workspace:" + workspaceID.String() + ":secret")
+}
 
 // CreateWorkspace creates a workspace and returns it with its secret in clear: the only time the
 // secret is shown.
