@@ -15,9 +15,13 @@ build: ## build bin/tenantry
 	$(GO) build -o bin/tenantry ./cmd/tenantry
 
 test: lint check-generated test-go ## every test: lint, generated code in step, Go tests (+ SDK suite when Node is present)
+	@if command -v node >/dev/null; then $(MAKE) test-sdk; else echo "node not found: skipping the SDK suite"; fi
 
 test-go: ## the Go tests against a real PostgreSQL (TEST_DATABASE_URL, else the embedded cluster)
 	$(GO) test $(GOFLAGS) -count=1 -timeout 12m $(PKGS)
+
+test-sdk: ## Membrane's JavaScript SDK from npm against the real server (needs Node)
+	cd sdk-tests && npm ci --no-audit --no-fund --loglevel=error && node --test
 
 lint: ## go vet and gofmt
 	$(GO) vet $(PKGS)

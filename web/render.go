@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/a-h/templ"
 
@@ -22,9 +23,13 @@ func isFragmentRequest(r *http.Request) bool {
 func nav(active string) []layout.NavItem {
 	items := []layout.NavItem{
 		{Label: "Home", Href: "/"},
+		{Label: "Tenants", Href: "/tenants"},
+		{Label: "Settings", Href: "/settings/general"},
 	}
 	for i := range items {
-		items[i].Active = items[i].Href == active
+		items[i].Active = items[i].Href == active ||
+			(items[i].Href != "/" && strings.HasPrefix(active, items[i].Href)) ||
+			(items[i].Href == "/settings/general" && strings.HasPrefix(active, "/settings/"))
 	}
 	return items
 }

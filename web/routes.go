@@ -34,6 +34,31 @@ func (s *Server) consoleRoutes() []route {
 		{"POST /signin", public, s.signIn},
 		{"POST /signout", manager, s.signOut},
 		{"GET /{$}", manager, s.home},
+
+		// Tenants (console_tenants.go, views/tenants)
+		{"GET /tenants", manager, s.tenantsList},
+		{"POST /tenants", admin, s.tenantCreate},
+		{"GET /tenants/{id}", manager, s.tenantShow},
+		{"POST /tenants/{id}/fields", admin, s.tenantSaveFields},
+		{"GET /tenants/{id}/fields/{key}/reveal", admin, s.tenantRevealField},
+		{"POST /tenants/{id}/credentials", admin, s.tenantSetCredential},
+		{"POST /tenants/{id}/credentials/{key}/clear", admin, s.tenantClearCredential},
+		{"POST /tenants/{id}/credits", admin, s.tenantSaveCreditLimit},
+		{"POST /tenants/{id}/archive", admin, s.tenantArchive},
+		{"POST /tenants/{id}/restore", admin, s.tenantRestore},
+
+		// Settings (console_settings.go, views/settings)
+		{"GET /settings/general", manager, s.settingsGeneral},
+		{"POST /settings/general", admin, s.settingsSaveGeneral},
+		{"POST /settings/secret/rotate", admin, s.settingsRotateSecret},
+		{"POST /settings/schema", admin, s.settingsSaveSchema},
+		{"POST /settings/schema/preview", admin, s.settingsPreviewSchema},
+		{"POST /settings/limits", admin, s.settingsSaveLimits},
+		{"POST /settings/origins", admin, s.settingsSaveOrigins},
+		{"GET /settings/members", admin, s.membersList},
+		{"POST /settings/members", admin, s.memberAdd},
+		{"POST /settings/members/{id}/role", admin, s.memberSetRole},
+		{"POST /settings/members/{id}/remove", admin, s.memberRemove},
 	}
 }
 

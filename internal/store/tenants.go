@@ -110,6 +110,10 @@ type TenantFilter struct {
 	IncludeArchived bool   // archived as well as active
 	OnlyArchived    bool
 	IsTest          *bool
+	HasConnections  *bool  // has at least one connection that is not archived
+	OverCreditLimit *bool  // AI credit usage over the rolling 30 days above its limit
+	Sort            string // created (default), name or lastActive
+	Desc            bool
 	Limit           int    // 1..1000, default 100
 	Cursor          string // opaque, from a previous page; "" or "0" = first page
 }
@@ -121,8 +125,8 @@ type TenantPage struct {
 }
 
 type tenantCursor struct {
-	CreatedAt time.Time `json:"c"`
-	ID        uuid.UUID `json:"i"`
+	Key string    `json:"k"`
+	ID  uuid.UUID `json:"i"`
 }
 
 // ParseCursor decodes an opaque list cursor into v; "" and "0" mean the first page.
@@ -143,19 +147,24 @@ func MakeCursor(v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// ListTenants returns a page of tenants, oldest first, keyset-paginated on (created_at, id).
-func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	if f.Limit > 1000 {
-		return nil, tenancy.Invalid("limit", "must be between 1 and 1000")
-	}
-	var cur tenantCursor
-	hasCursor, err := ParseCursor(f.Cursor, &cur)
-	if err != nil {
-		return nil, err
-	}
+// tenantSorts maps a sort name to its SQL key (with an index on (workspace_id, key, id)) and how
+// a cursor's text form is cast back. Sort columns come only from this whitelist.
+var tenantSorts = map[string]struct {
+	expr, cast string
+	key        func(*tenancy.Tenant) string
+}{
+	"created": {"created_at", "timestamptz", func(t *tenancy.Tenant) string { return t.CreatedAt.Format(time.RFC3339Nano) }},
+	"name":    {"name", "text", func(t *tenancy.Tenant) string { return t.Name }},
+	"lastActive": {"coalesce(last_active_at, '-infinity')", "timestamptz", func(t *tenancy.Tenant) string {
+		if t.LastActiveAt == nil {
+			return "-infinity"
+		}
+		return t.LastActiveAt.Format(time.RFC3339Nano)
+	}},
+}
+
+// tenantWhere builds the filter's conditions (without the cursor) and their arguments.
+func (tx *Tx) tenantWhere(f TenantFilter) ([]string, []any, error) {
 	where := []string{"workspace_id = $1"}
 	args := []any{tx.Scope.WorkspaceID}
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
@@ -168,19 +177,73 @@ func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, err
 	if f.IsTest != nil {
 		where = append(where, "is_test = "+arg(*f.IsTest))
 	}
+	if f.HasConnections != nil {
+		cond := `EXISTS (SELECT 1 FROM connections c WHERE c.workspace_id = tenants.workspace_id
+			AND c.tenant_id = tenants.id AND c.archived_at IS NULL)`
+		if !*f.HasConnections {
+			cond = "NOT " + cond
+		}
+		where = append(where, cond)
+	}
+	if f.OverCreditLimit != nil {
+		cond := `coalesce(ai_credits_rolling_30_day_limit,
+				(SELECT (w.settings->>'defaultTenantAiCreditsLimit')::numeric FROM workspaces w WHERE w.id = tenants.workspace_id))
+			< (SELECT coalesce(sum(l.credits), 0) FROM ai_credit_ledger l WHERE l.workspace_id = tenants.workspace_id
+				AND l.tenant_id = tenants.id AND l.created_at > now() - interval '30 days')`
+		if !*f.OverCreditLimit {
+			cond = "NOT coalesce(" + cond + ", false)"
+		}
+		where = append(where, cond)
+	}
 	if strings.ContainsRune(f.Search, 0) {
-		return nil, tenancy.Invalid("search", "must not contain NUL characters")
+		return nil, nil, tenancy.Invalid("search", "must not contain NUL characters")
 	}
 	if s := strings.TrimSpace(f.Search); s != "" {
-		p := arg("%" + escapeLike(s) + "%")
-		where = append(where, "(name ILIKE "+p+" OR internal_id ILIKE "+p+")")
+		// Through the search function, so the trigram index serves it (see migration 00002).
+		where = append(where, "id IN (SELECT app_private.tenant_ids_matching("+arg(s)+"))")
+	}
+	return where, args, nil
+}
+
+// ListTenants returns a page of tenants in the filter's order, keyset-paginated on (key, id).
+func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	if f.Limit > 1000 {
+		return nil, tenancy.Invalid("limit", "must be between 1 and 1000")
+	}
+	if f.Sort == "" {
+		f.Sort = "created"
+	}
+	sort, ok := tenantSorts[f.Sort]
+	if !ok {
+		return nil, tenancy.Invalid("sort", "must be created, name or lastActive")
+	}
+	var cur tenantCursor
+	hasCursor, err := ParseCursor(f.Cursor, &cur)
+	if err != nil {
+		return nil, err
+	}
+	where, args, err := tx.tenantWhere(f)
+	if err != nil {
+		return nil, err
+	}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	dir, cmp := "ASC", ">"
+	if f.Desc {
+		dir, cmp = "DESC", "<"
 	}
 	if hasCursor {
-		where = append(where, "(created_at, id) > ("+arg(cur.CreatedAt)+", "+arg(cur.ID)+")")
+		where = append(where, fmt.Sprintf("(%s, id) %s (%s::%s, %s)", sort.expr, cmp, arg(cur.Key), sort.cast, arg(cur.ID)))
 	}
-	rows, err := tx.QueryxContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY created_at, id LIMIT `+arg(f.Limit+1), args...)
+	q := `SELECT ` + tenantColumns + ` FROM tenants WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %s", sort.expr, dir, dir, arg(f.Limit+1))
+	rows, err := tx.QueryxContext(ctx, q, args...)
 	if err != nil {
+		if pqCode(err) == "22007" || pqCode(err) == "22008" {
+			return nil, tenancy.Invalid("cursor", "not a cursor this server returned")
+		}
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	defer rows.Close()
@@ -198,9 +261,22 @@ func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, err
 	if len(page.Items) > f.Limit {
 		page.Items = page.Items[:f.Limit]
 		last := page.Items[f.Limit-1]
-		page.Cursor = MakeCursor(tenantCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+		page.Cursor = MakeCursor(tenantCursor{Key: sort.key(last), ID: last.ID})
 	}
 	return page, nil
+}
+
+// CountMatchingTenants counts the tenants a filter selects (its cursor and limit ignored).
+func (tx *Tx) CountMatchingTenants(ctx context.Context, f TenantFilter) (int, error) {
+	where, args, err := tx.tenantWhere(f)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM tenants WHERE `+strings.Join(where, " AND "), args...); err != nil {
+		return 0, fmt.Errorf("count tenants: %w", err)
+	}
+	return n, nil
 }
 
 // CountTenants counts the workspace's active tenants.
@@ -208,10 +284,6 @@ func (tx *Tx) CountTenants(ctx context.Context) (int, error) {
 	var n int
 	err := tx.GetContext(ctx, &n, `SELECT count(*) FROM tenants WHERE workspace_id = $1 AND archived_at IS NULL`, tx.Scope.WorkspaceID)
 	return n, err
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // TenantOfScope reads the scope's own tenant in one round trip (the hot path of GET /self).
