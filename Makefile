@@ -39,5 +39,6 @@ check-generated: ## fail when committed templ output is out of step with the .te
 css: ## rebuild static/css/app.css from tailwind.config.js (needs `npm ci` once)
 	npx tailwindcss -c tailwind.config.js -i static/css/input.css -o static/css/app.css --minify
 
-bench: ## Go benchmarks against a real PostgreSQL
+bench: ## Go benchmarks against a real PostgreSQL, then the wrk load run of GET /api/self beside pgbench
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS)
+	scripts/bench-api.sh 16 20

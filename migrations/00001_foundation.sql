@@ -53,9 +53,8 @@ CREATE FUNCTION app.workspace_wide() RETURNS boolean LANGUAGE sql STABLE PARALLE
   AS $$ SELECT coalesce(current_setting('tenantry.tenant_id', true), '') = '*'
                AND app.workspace_id() IS NOT NULL $$;
 
--- May the scope see a row of this tenant? Own tenant, or any tenant in a workspace-wide scope.
-CREATE FUNCTION app.tenant_visible(t uuid) RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
-  AS $$ SELECT app.workspace_wide() OR t = app.tenant_id() $$;
+-- Policies call these as (SELECT app.x()): a scalar subquery becomes an InitPlan that runs once
+-- per query instead of once per row, and its result can still drive an index scan.
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO tenantry_app;
 
@@ -81,14 +80,14 @@ CREATE TABLE workspaces (
 ALTER TABLE workspaces ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workspaces FORCE ROW LEVEL SECURITY;
 CREATE POLICY workspaces_read ON workspaces FOR SELECT TO tenantry_app
-  USING (id = app.workspace_id()
+  USING (id = (SELECT app.workspace_id())
          OR key = nullif(current_setting('tenantry.lookup_workspace_key', true), ''));
 
 CREATE POLICY workspaces_insert ON workspaces FOR INSERT TO tenantry_app
-  WITH CHECK (id = app.workspace_id() AND app.workspace_wide());
+  WITH CHECK (id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()));
 CREATE POLICY workspaces_update ON workspaces FOR UPDATE TO tenantry_app
-  USING (id = app.workspace_id() AND app.workspace_wide())
-  WITH CHECK (id = app.workspace_id() AND app.workspace_wide());
+  USING (id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()))
+  WITH CHECK (id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()));
 GRANT SELECT, INSERT, UPDATE ON workspaces TO tenantry_app;
 
 -- Managers are people; they belong to workspaces through memberships. -----------------------------
@@ -119,8 +118,8 @@ ALTER TABLE managers FORCE ROW LEVEL SECURITY;
 CREATE POLICY managers_read ON managers FOR SELECT TO tenantry_app
   USING (email = nullif(current_setting('tenantry.lookup_manager_email', true), '')
          OR id = nullif(current_setting('tenantry.manager_id', true), '')::uuid
-         OR (app.workspace_wide() AND EXISTS (SELECT 1 FROM memberships m
-                    WHERE m.manager_id = managers.id AND m.workspace_id = app.workspace_id())));
+         OR ((SELECT app.workspace_wide()) AND EXISTS (SELECT 1 FROM memberships m
+                    WHERE m.manager_id = managers.id AND m.workspace_id = (SELECT app.workspace_id()))));
 CREATE POLICY managers_insert ON managers FOR INSERT TO tenantry_app
   WITH CHECK (email = nullif(current_setting('tenantry.lookup_manager_email', true), ''));
 -- Only managers change their own row (password): a workspace, which a manager of other
@@ -151,11 +150,11 @@ GRANT SELECT, INSERT, UPDATE ON manager_passwords TO tenantry_app;
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 CREATE POLICY memberships_read ON memberships FOR SELECT TO tenantry_app
-  USING ((workspace_id = app.workspace_id() AND app.workspace_wide())
+  USING ((workspace_id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()))
          OR manager_id = nullif(current_setting('tenantry.manager_id', true), '')::uuid);
 CREATE POLICY memberships_write ON memberships FOR ALL TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.workspace_wide())
-  WITH CHECK (workspace_id = app.workspace_id() AND app.workspace_wide());
+  USING (workspace_id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()))
+  WITH CHECK (workspace_id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()));
 GRANT SELECT, INSERT, UPDATE, DELETE ON memberships TO tenantry_app;
 
 -- A manager signing in sees the workspaces they belong to (and only those).
@@ -187,9 +186,9 @@ CREATE POLICY manager_sessions_own ON manager_sessions FOR ALL TO tenantry_app
   WITH CHECK (manager_id = nullif(current_setting('tenantry.manager_id', true), '')::uuid);
 -- A workspace may see and end its sessions (role removal), never create one.
 CREATE POLICY manager_sessions_workspace_read ON manager_sessions FOR SELECT TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.workspace_wide());
+  USING (workspace_id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()));
 CREATE POLICY manager_sessions_workspace ON manager_sessions FOR DELETE TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.workspace_wide());
+  USING (workspace_id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()));
 GRANT SELECT, INSERT, DELETE ON manager_sessions TO tenantry_app;
 
 -- Tenants ------------------------------------------------------------------------------------------
@@ -217,8 +216,8 @@ CREATE INDEX tenants_created ON tenants (workspace_id, created_at, id);
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenants_scope ON tenants FOR ALL TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.tenant_visible(id))
-  WITH CHECK (workspace_id = app.workspace_id() AND app.tenant_visible(id));
+  USING (workspace_id = (SELECT app.workspace_id()) AND ((SELECT app.workspace_wide()) OR id = (SELECT app.tenant_id())))
+  WITH CHECK (workspace_id = (SELECT app.workspace_id()) AND ((SELECT app.workspace_wide()) OR id = (SELECT app.tenant_id())));
 GRANT SELECT, INSERT, UPDATE, DELETE ON tenants TO tenantry_app;
 
 -- Integrations: workspace level only. Tenants read them; only a workspace-wide scope writes. -----
@@ -242,11 +241,11 @@ CREATE TABLE integrations (
 ALTER TABLE integrations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE integrations FORCE ROW LEVEL SECURITY;
 CREATE POLICY integrations_read ON integrations FOR SELECT TO tenantry_app
-  USING (workspace_id = app.workspace_id()
-         AND (app.workspace_wide() OR app.tenant_id() IS NOT NULL));
+  USING (workspace_id = (SELECT app.workspace_id())
+         AND ((SELECT app.workspace_wide()) OR (SELECT app.tenant_id()) IS NOT NULL));
 CREATE POLICY integrations_write ON integrations FOR ALL TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.workspace_wide())
-  WITH CHECK (workspace_id = app.workspace_id() AND app.workspace_wide());
+  USING (workspace_id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()))
+  WITH CHECK (workspace_id = (SELECT app.workspace_id()) AND (SELECT app.workspace_wide()));
 GRANT SELECT, INSERT, UPDATE, DELETE ON integrations TO tenantry_app;
 
 -- Connections: tenant only. ----------------------------------------------------------------------
@@ -279,8 +278,8 @@ CREATE INDEX connections_tenant ON connections (workspace_id, tenant_id, created
 ALTER TABLE connections ENABLE ROW LEVEL SECURITY;
 ALTER TABLE connections FORCE ROW LEVEL SECURITY;
 CREATE POLICY connections_scope ON connections FOR ALL TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.tenant_visible(tenant_id))
-  WITH CHECK (workspace_id = app.workspace_id() AND app.tenant_visible(tenant_id));
+  USING (workspace_id = (SELECT app.workspace_id()) AND ((SELECT app.workspace_wide()) OR tenant_id = (SELECT app.tenant_id())))
+  WITH CHECK (workspace_id = (SELECT app.workspace_id()) AND ((SELECT app.workspace_wide()) OR tenant_id = (SELECT app.tenant_id())));
 GRANT SELECT, INSERT, UPDATE, DELETE ON connections TO tenantry_app;
 
 -- Elements ---------------------------------------------------------------------------------------
@@ -302,7 +301,7 @@ CREATE TABLE universe_elements (
 ALTER TABLE universe_elements ENABLE ROW LEVEL SECURITY;
 ALTER TABLE universe_elements FORCE ROW LEVEL SECURITY;
 CREATE POLICY universe_read ON universe_elements FOR SELECT TO tenantry_app
-  USING (app.workspace_id() IS NOT NULL);
+  USING ((SELECT app.workspace_id()) IS NOT NULL);
 GRANT SELECT ON universe_elements TO tenantry_app;
 
 -- Workspace elements (tenant_id NULL: templates) and tenant elements (tenant_id set: the tenant's
@@ -344,14 +343,14 @@ ALTER TABLE elements ENABLE ROW LEVEL SECURITY;
 ALTER TABLE elements FORCE ROW LEVEL SECURITY;
 -- Templates are readable by every tenant of the workspace; tenant rows only by their tenant.
 CREATE POLICY elements_read ON elements FOR SELECT TO tenantry_app
-  USING (workspace_id = app.workspace_id()
-         AND (app.tenant_visible(tenant_id) OR (tenant_id IS NULL AND app.tenant_id() IS NOT NULL)));
+  USING (workspace_id = (SELECT app.workspace_id())
+         AND (((SELECT app.workspace_wide()) OR tenant_id = (SELECT app.tenant_id())) OR (tenant_id IS NULL AND (SELECT app.tenant_id()) IS NOT NULL)));
 -- Templates are written only workspace-wide; tenant rows by their tenant (or workspace-wide).
 CREATE POLICY elements_write ON elements FOR ALL TO tenantry_app
-  USING (workspace_id = app.workspace_id()
-         AND (app.workspace_wide() OR (tenant_id IS NOT NULL AND tenant_id = app.tenant_id())))
-  WITH CHECK (workspace_id = app.workspace_id()
-         AND (app.workspace_wide() OR (tenant_id IS NOT NULL AND tenant_id = app.tenant_id())));
+  USING (workspace_id = (SELECT app.workspace_id())
+         AND ((SELECT app.workspace_wide()) OR (tenant_id IS NOT NULL AND tenant_id = (SELECT app.tenant_id()))))
+  WITH CHECK (workspace_id = (SELECT app.workspace_id())
+         AND ((SELECT app.workspace_wide()) OR (tenant_id IS NOT NULL AND tenant_id = (SELECT app.tenant_id()))));
 GRANT SELECT, INSERT, UPDATE, DELETE ON elements TO tenantry_app;
 
 -- Activity log -----------------------------------------------------------------------------------
@@ -386,12 +385,12 @@ ALTER TABLE activity_log_default ENABLE ROW LEVEL SECURITY;
 ALTER TABLE activity_log_default FORCE ROW LEVEL SECURITY;
 -- Workspace-level entries (tenant_id NULL) are for managers only.
 CREATE POLICY activity_read ON activity_log FOR SELECT TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.tenant_visible(tenant_id)
-         OR (workspace_id = app.workspace_id() AND tenant_id IS NULL AND app.workspace_wide()));
+  USING (workspace_id = (SELECT app.workspace_id()) AND ((SELECT app.workspace_wide()) OR tenant_id = (SELECT app.tenant_id()))
+         OR (workspace_id = (SELECT app.workspace_id()) AND tenant_id IS NULL AND (SELECT app.workspace_wide())));
 -- Entries are appended, never changed: no UPDATE or DELETE grant.
 CREATE POLICY activity_insert ON activity_log FOR INSERT TO tenantry_app
-  WITH CHECK (workspace_id = app.workspace_id()
-              AND (app.workspace_wide() OR tenant_id = app.tenant_id()));
+  WITH CHECK (workspace_id = (SELECT app.workspace_id())
+              AND ((SELECT app.workspace_wide()) OR tenant_id = (SELECT app.tenant_id())));
 GRANT SELECT, INSERT ON activity_log TO tenantry_app;
 
 -- AI credit ledger -------------------------------------------------------------------------------
@@ -411,8 +410,8 @@ CREATE INDEX ai_credit_ledger_window ON ai_credit_ledger (workspace_id, tenant_i
 ALTER TABLE ai_credit_ledger ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ai_credit_ledger FORCE ROW LEVEL SECURITY;
 CREATE POLICY ai_credit_ledger_scope ON ai_credit_ledger FOR ALL TO tenantry_app
-  USING (workspace_id = app.workspace_id() AND app.tenant_visible(tenant_id))
-  WITH CHECK (workspace_id = app.workspace_id() AND app.tenant_visible(tenant_id));
+  USING (workspace_id = (SELECT app.workspace_id()) AND ((SELECT app.workspace_wide()) OR tenant_id = (SELECT app.tenant_id())))
+  WITH CHECK (workspace_id = (SELECT app.workspace_id()) AND ((SELECT app.workspace_wide()) OR tenant_id = (SELECT app.tenant_id())));
 GRANT SELECT, INSERT ON ai_credit_ledger TO tenantry_app;
 
 -- +goose Down

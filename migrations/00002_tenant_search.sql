@@ -27,14 +27,16 @@ GRANT SELECT (workspace_id, id, name, internal_id) ON tenants TO tenantry_search
 CREATE INDEX tenants_search ON tenants USING gin ((name || ' ' || internal_id) public.gin_trgm_ops);
 CREATE INDEX tenants_name ON tenants (workspace_id, name, id);
 CREATE INDEX tenants_last_active ON tenants (workspace_id, (coalesce(last_active_at, '-infinity')), id);
+-- Archived tenants are few; the "archived" filter must not walk the active ones.
+CREATE INDEX tenants_archived ON tenants (workspace_id, created_at, id) WHERE archived_at IS NOT NULL;
 
 -- The ids of the scope's tenants whose name or internalId contains q (case-insensitive).
 -- +goose StatementBegin
 CREATE FUNCTION app_private.tenant_ids_matching(q text) RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   SELECT t.id FROM public.tenants t
-  WHERE t.workspace_id = app.workspace_id()
-    AND (app.workspace_wide() OR t.id = app.tenant_id())
+  WHERE t.workspace_id = (SELECT app.workspace_id())
+    AND ((SELECT app.workspace_wide()) OR t.id = (SELECT app.tenant_id()))
     AND (t.name || ' ' || t.internal_id) OPERATOR(pg_catalog.~~*)
         ('%' || replace(replace(replace(q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
 $$;
@@ -45,6 +47,6 @@ GRANT EXECUTE ON FUNCTION app_private.tenant_ids_matching(text) TO tenantry_app;
 
 -- +goose Down
 DROP FUNCTION app_private.tenant_ids_matching(text);
-DROP INDEX tenants_search, tenants_name, tenants_last_active;
+DROP INDEX tenants_search, tenants_name, tenants_last_active, tenants_archived;
 REVOKE ALL ON tenants FROM tenantry_search;
 DROP SCHEMA app_private;

@@ -205,29 +205,30 @@ func (tx *Tx) tenantWhere(f TenantFilter) ([]string, []any, error) {
 	return where, args, nil
 }
 
-// ListTenants returns a page of tenants in the filter's order, keyset-paginated on (key, id).
-func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
+// tenantListQuery builds ListTenants's query from the filter (sort from a whitelist, values as
+// parameters).
+func (tx *Tx) tenantListQuery(f TenantFilter) (string, []any, func(*tenancy.Tenant) string, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
 	if f.Limit > 1000 {
-		return nil, tenancy.Invalid("limit", "must be between 1 and 1000")
+		return "", nil, nil, tenancy.Invalid("limit", "must be between 1 and 1000")
 	}
 	if f.Sort == "" {
 		f.Sort = "created"
 	}
 	sort, ok := tenantSorts[f.Sort]
 	if !ok {
-		return nil, tenancy.Invalid("sort", "must be created, name or lastActive")
+		return "", nil, nil, tenancy.Invalid("sort", "must be created, name or lastActive")
 	}
 	var cur tenantCursor
 	hasCursor, err := ParseCursor(f.Cursor, &cur)
 	if err != nil {
-		return nil, err
+		return "", nil, nil, err
 	}
 	where, args, err := tx.tenantWhere(f)
 	if err != nil {
-		return nil, err
+		return "", nil, nil, err
 	}
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	dir, cmp := "ASC", ">"
@@ -239,9 +240,21 @@ func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, err
 	}
 	q := `SELECT ` + tenantColumns + ` FROM tenants WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %s", sort.expr, dir, dir, arg(f.Limit+1))
+	return q, args, sort.key, nil
+}
+
+// ListTenants returns a page of tenants in the filter's order, keyset-paginated on (key, id).
+func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
+	q, args, key, err := tx.tenantListQuery(f)
+	if err != nil {
+		return nil, err
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
 	rows, err := tx.QueryxContext(ctx, q, args...)
 	if err != nil {
-		if pqCode(err) == "22007" || pqCode(err) == "22008" {
+		if pqCode(err) == "22007" || pqCode(err) == "22008" || pqCode(err) == "22P02" {
 			return nil, tenancy.Invalid("cursor", "not a cursor this server returned")
 		}
 		return nil, fmt.Errorf("list tenants: %w", err)
@@ -261,7 +274,7 @@ func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, err
 	if len(page.Items) > f.Limit {
 		page.Items = page.Items[:f.Limit]
 		last := page.Items[f.Limit-1]
-		page.Cursor = MakeCursor(tenantCursor{Key: sort.key(last), ID: last.ID})
+		page.Cursor = MakeCursor(tenantCursor{Key: key(last), ID: last.ID})
 	}
 	return page, nil
 }
@@ -302,4 +315,30 @@ func (d *DB) TenantOfScope(ctx context.Context, scope tenancy.Scope) (*tenancy.T
 		return err
 	})
 	return t, err
+}
+
+// ExplainTenantList returns the plan (EXPLAIN ANALYZE) of ListTenants's query as the app role,
+// under RLS, for benchmarks and docs/BENCHMARKS.md.
+func (d *DB) ExplainTenantList(ctx context.Context, scope tenancy.Scope, f TenantFilter) (string, error) {
+	var plan strings.Builder
+	err := d.InScope(ctx, scope, func(tx *Tx) error {
+		q, args, _, err := tx.tenantListQuery(f)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, "EXPLAIN (ANALYZE, COSTS OFF, BUFFERS OFF) "+q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return err
+			}
+			plan.WriteString(line + "\n")
+		}
+		return rows.Err()
+	})
+	return plan.String(), err
 }

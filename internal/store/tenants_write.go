@@ -394,7 +394,7 @@ func (tx *Tx) ProvisionTenant(ctx context.Context, internalID string, name *stri
 		}
 		out.Wrote = !updated.UpdatedAt.Equal(before)
 	}
-	if t.LastActiveAt == nil || time.Since(*t.LastActiveAt) >= lastActiveEvery {
+	if !out.Archived && (t.LastActiveAt == nil || time.Since(*t.LastActiveAt) >= lastActiveEvery) {
 		if _, err := tx.ExecContext(ctx, `UPDATE tenants SET last_active_at = now() WHERE workspace_id = $1 AND id = $2`,
 			tx.Scope.WorkspaceID, t.ID); err != nil {
 			return nil, fmt.Errorf("touch tenant: %w", err)

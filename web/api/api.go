@@ -69,10 +69,15 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// authenticate resolves the caller from the bearer token: verify, provision, scope.
-func (a *API) authenticate(r *http.Request) (*caller, error) {
+// authenticate resolves the caller from the bearer token: verify, check the browser origin
+// against the workspace's allowed origins, then provision and scope — so a refused origin
+// changes nothing.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*caller, error) {
 	claims, wa, err := a.verifier.Verify(r.Context(), bearer(r))
 	if err != nil {
+		return nil, err
+	}
+	if err := allowOrigin(w, r, wa.Workspace.Settings.AllowedOrigins); err != nil {
 		return nil, err
 	}
 	scope, err := a.provisioner.Scope(r.Context(), claims, wa)

@@ -71,12 +71,8 @@ func (a *API) routes() http.Handler {
 func (a *API) endpoint(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !rt.Public {
-			c, err := a.authenticate(r)
+			c, err := a.authenticate(w, r)
 			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-			if err := allowOrigin(w, r, c.workspace.Workspace.Settings.AllowedOrigins); err != nil {
 				a.fail(w, r, err)
 				return
 			}

@@ -137,7 +137,7 @@ func (a *API) getSelf(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out *Customer
 	var err error
-	if newQuery(r).str("includeSecrets") == "true" {
+	if includeSecrets(r) {
 		err = a.inScope(r, func(tx *store.Tx) error {
 			t, err := tx.Tenant(r.Context(), c.scope.TenantID.String())
 			if err != nil {
@@ -270,7 +270,7 @@ func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		out = customerOf(t)
-		if newQuery(r).str("includeSecrets") == "true" {
+		if includeSecrets(r) {
 			if out.Credentials, err = tx.TenantCredentials(r.Context(), t.ID); err != nil {
 				return err
 			}
@@ -390,4 +390,10 @@ func (a *API) setArchived(w http.ResponseWriter, r *http.Request, archive bool) 
 	a.provisioner.Forget(callerFrom(r.Context()).scope.WorkspaceID, out.InternalID)
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// includeSecrets reads includeSecrets=true|1 (false, 0 or absent: no secrets).
+func includeSecrets(r *http.Request) bool {
+	b, _ := newQuery(r).boolean("includeSecrets")
+	return b != nil && *b
 }
