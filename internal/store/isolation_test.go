@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"tenantry/internal/testdb"
 	"testing"
 	"unicode/utf8"
 
@@ -1180,4 +1181,37 @@ func TestIsolationClosedHoles(t *testing.T) {
 		_, err = tx.ExecContext(ctx, f.sql(newSession(`\x04`, "{M2}")))
 		wantRLSViolation(t, err, "M1 creating a session for M2")
 	})
+}
+
+// The search role bypasses RLS, so it must be contained: nobody logs in as it, the app role is
+// not a member of it, it can read only the columns the search needs, and it owns nothing but the
+// search function.
+func TestSearchRoleIsContained(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	var login, member bool
+	if err := db.SQL().QueryRowxContext(ctx, `SELECT rolcanlogin, pg_has_role($1, 'tenantry_search', 'MEMBER')
+		FROM pg_roles WHERE rolname = 'tenantry_search'`, store.AppRole).Scan(&login, &member); err != nil {
+		t.Fatal(err)
+	}
+	if login || member {
+		t.Fatalf("tenantry_search: canlogin=%v, app role member=%v; want both false", login, member)
+	}
+	var cols []string
+	if err := db.SQL().SelectContext(ctx, &cols, `SELECT table_name || '.' || column_name FROM information_schema.column_privileges
+		WHERE grantee = 'tenantry_search' ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"tenants.id", "tenants.internal_id", "tenants.name", "tenants.workspace_id"}
+	if strings.Join(cols, ",") != strings.Join(want, ",") {
+		t.Fatalf("tenantry_search may read %v, want only %v", cols, want)
+	}
+	var owned []string
+	if err := db.SQL().SelectContext(ctx, &owned, `SELECT proname FROM pg_proc WHERE proowner = 'tenantry_search'::regrole
+		UNION ALL SELECT relname FROM pg_class WHERE relowner = 'tenantry_search'::regrole`); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(owned, ",") != "tenant_ids_matching" {
+		t.Fatalf("tenantry_search owns %v, want only tenant_ids_matching", owned)
+	}
 }
