@@ -16,7 +16,9 @@ import (
 // isFragmentRequest reports an htmx request that wants only a fragment: htmx sets HX-Request;
 // boosted navigation (HX-Boosted) swaps the whole body, so it gets the whole page.
 func isFragmentRequest(r *http.Request) bool {
-	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") != "true"
+	// A history restore after a cache miss also carries HX-Request but needs the whole page.
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") != "true" &&
+		r.Header.Get("HX-History-Restore-Request") != "true"
 }
 
 // nav lists the Console areas that exist; later areas add their entry here.

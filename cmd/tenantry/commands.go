@@ -300,7 +300,10 @@ func cmdWorkspace(ctx context.Context, args []string, getenv func(string) string
 			return fmt.Errorf("workspace rotate-secret: %w", lerr)
 		}
 		err = e.db.InScope(ctx, tenancy.SystemScope(wa.Workspace.ID), func(tx *store.Tx) error {
-			secret, err = tx.RotateWorkspaceSecret(ctx, e.cfg.SecretRotationOverlap)
+			rot, err := tx.RotateSecret(ctx, e.cfg.SecretRotationOverlap)
+			if err == nil {
+				secret = rot.Secret
+			}
 			return err
 		})
 	}

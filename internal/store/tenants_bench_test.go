@@ -74,6 +74,7 @@ func BenchmarkTenantList(b *testing.B) {
 		{"archived only", store.TenantFilter{Limit: 50, OnlyArchived: true}},
 		{"has connections", store.TenantFilter{Limit: 50, HasConnections: &yes}},
 		{"count all", store.TenantFilter{}},
+		{"count all up to 10,000", store.TenantFilter{Limit: 10_000}},
 		{"count search", store.TenantFilter{Search: "wonka"}},
 	}
 	for _, c := range cases {
@@ -85,7 +86,7 @@ func BenchmarkTenantList(b *testing.B) {
 				err := db.InScope(ctx, scope, func(tx *store.Tx) error {
 					var err error
 					if count {
-						_, err = tx.CountMatchingTenants(ctx, c.f)
+						_, err = tx.CountMatchingTenants(ctx, c.f, c.f.Limit)
 					} else {
 						_, err = tx.ListTenants(ctx, c.f)
 					}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"strings"
 	"time"
@@ -48,6 +49,7 @@ func (tx *Tx) fieldSchema(ctx context.Context) (tenancy.FieldSchema, error) {
 // ValidateNewTenant checks a tenant about to be created, fields against the workspace's schema.
 func (tx *Tx) ValidateNewTenant(ctx context.Context, in NewTenant) error {
 	verr := validateIdentity(in.InternalID, in.Name)
+	validateLimit(verr, in.AICreditsRolling30DayLimit)
 	schema, err := tx.fieldSchema(ctx)
 	if err != nil {
 		return err
@@ -104,6 +106,7 @@ func (tx *Tx) PatchTenant(ctx context.Context, id uuid.UUID, p TenantPatch) (*te
 		next.IsTest = *p.IsTest
 	}
 	verr := validateIdentity(next.InternalID, next.Name)
+	validateLimit(verr, next.AICreditsRolling30DayLimit)
 	if len(p.Fields) > 0 {
 		schema, err := tx.fieldSchema(ctx)
 		if err != nil {
@@ -134,6 +137,7 @@ func (tx *Tx) ReplaceTenant(ctx context.Context, id uuid.UUID, r TenantReplaceme
 		r.Fields = map[string]any{}
 	}
 	verr := validateIdentity(r.InternalID, r.Name)
+	validateLimit(verr, r.AICreditsRolling30DayLimit)
 	schema, err := tx.fieldSchema(ctx)
 	if err != nil {
 		return nil, err
@@ -409,4 +413,11 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// validateLimit checks an AI credit limit: none (unlimited) or 0 and more.
+func validateLimit(verr *tenancy.ValidationError, limit *float64) {
+	if limit != nil && (*limit < 0 || math.IsNaN(*limit) || math.IsInf(*limit, 0)) {
+		verr.Add("aiCreditsRolling30DayLimit", "must be 0 or more, or empty for unlimited")
+	}
 }

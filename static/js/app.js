@@ -36,6 +36,9 @@
   function requestFailed(evt) {
     var xhr = evt.detail && evt.detail.xhr;
     var status = xhr && xhr.status ? xhr.status : 0;
+    // The server explained the failure itself (HX-Trigger showToast): one toast is enough.
+    var trigger = xhr && xhr.getResponseHeader ? xhr.getResponseHeader('HX-Trigger') : null;
+    if (trigger && trigger.indexOf('showToast') !== -1) return;
     toast(status ? 'Request failed (status ' + status + ') — please retry'
                  : 'Request failed (network error) — please retry', 'error');
   }

@@ -67,9 +67,6 @@ type customerInput struct {
 
 func (in *customerInput) check() error {
 	verr := &tenancy.ValidationError{}
-	if l := in.AICreditsRolling30DayLimit.Value; l != nil && *l < 0 {
-		verr.Add("aiCreditsRolling30DayLimit", "must be 0 or more, or null for unlimited")
-	}
 	if in.Name.Set && in.Name.Value == nil {
 		verr.Add("name", "must be a string")
 	}
