@@ -311,29 +311,11 @@ func (tx *Tx) SetTenantCredentials(ctx context.Context, id uuid.UUID, value any)
 
 // TenantCredentials decrypts the tenant's credentials and records that they were read.
 func (tx *Tx) TenantCredentials(ctx context.Context, id uuid.UUID) (any, error) {
-	var enc []byte
-	var internalID string
-	err := tx.QueryRowxContext(ctx, `SELECT credentials_enc, internal_id FROM tenants WHERE workspace_id = $1 AND id = $2`,
-		tx.Scope.WorkspaceID, id).Scan(&enc, &internalID)
-	if notFound(err) {
-		return nil, tenancy.ErrNotFound
+	v, err := tx.openTenantCredentials(ctx, id)
+	if err != nil || v == nil {
+		return v, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read credentials: %w", err)
-	}
-	if enc == nil {
-		return nil, nil
-	}
-	plain, err := tx.db.keys.Open(enc, credentialsAAD(tx.Scope.WorkspaceID, id))
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s credentials: %w", id, err)
-	}
-	var v any
-	if err := json.Unmarshal(plain, &v); err != nil {
-		return nil, err
-	}
-	return v, tx.Record(ctx, Activity{Type: "credentials.read", TenantID: id,
-		Message: fmt.Sprintf("Credentials of tenant %s read", internalID)})
+	return v, tx.Record(ctx, Activity{Type: "credentials.read", TenantID: id, Message: "Tenant credentials read"})
 }
 
 // Provisioned is what ProvisionTenant found or made.
