@@ -160,7 +160,7 @@ func (s *Server) loadTenantList(ctx context.Context, sess *store.Session, v *ten
 		if err != nil {
 			return err
 		}
-		if v.Total, err = tx.CountMatchingTenants(ctx, f, tenants.TotalCap); err != nil {
+		if v.Total, err = tx.CountMatchingTenants(ctx, f, v.Query.CountCap()); err != nil {
 			return err
 		}
 		v.Rows = make([]tenants.Row, len(page.Items))

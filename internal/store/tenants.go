@@ -6,11 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"tenantry/internal/tenancy"
 )
@@ -243,14 +245,102 @@ func (tx *Tx) tenantListQuery(f TenantFilter) (string, []any, func(*tenancy.Tena
 	return q, args, sort.key, nil
 }
 
-// ListTenants returns a page of tenants in the filter's order, keyset-paginated on (key, id).
-func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
-	q, args, key, err := tx.tenantListQuery(f)
+// searchedPage reports whether the filter is a search the search functions serve whole (page and
+// count inside the definer function, migration 00003); the connection and credit filters are
+// not in them, so with those the search narrows by ids instead (00002).
+func (f TenantFilter) searchedPage() bool {
+	return strings.TrimSpace(f.Search) != "" && f.HasConnections == nil && f.OverCreditLimit == nil
+}
+
+func (f TenantFilter) status() string {
+	switch {
+	case f.OnlyArchived:
+		return "archived"
+	case f.IncludeArchived:
+		return "all"
+	}
+	return "active"
+}
+
+// listSearched reads a searched page: the function picks the page's ids in order (it sees no RLS
+// and filters by the scope itself), then the rows are read under RLS.
+func (tx *Tx) listSearched(ctx context.Context, f TenantFilter) (*TenantPage, error) {
+	if f.Sort == "" {
+		f.Sort = "created"
+	}
+	sort, ok := tenantSorts[f.Sort]
+	if !ok {
+		return nil, tenancy.Invalid("sort", "must be created, name or lastActive")
+	}
+	var cur tenantCursor
+	hasCursor, err := ParseCursor(f.Cursor, &cur)
 	if err != nil {
 		return nil, err
 	}
+	var afterKey, afterID any
+	if hasCursor {
+		afterKey, afterID = cur.Key, cur.ID
+	}
+	var ids []string
+	err = tx.SelectContext(ctx, &ids, `SELECT id::text FROM app_private.search_tenant_page($1, $2, $3, $4, $5, $6, $7, $8)`,
+		strings.TrimSpace(f.Search), f.status(), f.IsTest, f.Sort, f.Desc, afterKey, afterID, f.Limit+1)
+	if err != nil {
+		if c := pqCode(err); c == "22007" || c == "22008" || c == "22P02" {
+			return nil, tenancy.Invalid("cursor", "not a cursor this server returned")
+		}
+		return nil, fmt.Errorf("search tenants: %w", err)
+	}
+	page := &TenantPage{Items: []*tenancy.Tenant{}}
+	if len(ids) == 0 {
+		return page, nil
+	}
+	rows, err := tx.QueryxContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE workspace_id = $1 AND id = ANY($2::uuid[])`,
+		tx.Scope.WorkspaceID, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("search tenants: %w", err)
+	}
+	defer rows.Close()
+	byID := make(map[string]*tenancy.Tenant, len(ids))
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		byID[t.ID.String()] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if t, ok := byID[id]; ok {
+			page.Items = append(page.Items, t)
+		}
+	}
+	if len(page.Items) > f.Limit {
+		page.Items = page.Items[:f.Limit]
+		last := page.Items[f.Limit-1]
+		page.Cursor = MakeCursor(tenantCursor{Key: sort.key(last), ID: last.ID})
+	}
+	return page, nil
+}
+
+// ListTenants returns a page of tenants in the filter's order, keyset-paginated on (key, id).
+func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
+	}
+	if f.Limit > 1000 {
+		return nil, tenancy.Invalid("limit", "must be between 1 and 1000")
+	}
+	if strings.ContainsRune(f.Search, 0) {
+		return nil, tenancy.Invalid("search", "must not contain NUL characters")
+	}
+	if f.searchedPage() {
+		return tx.listSearched(ctx, f)
+	}
+	q, args, key, err := tx.tenantListQuery(f)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := tx.QueryxContext(ctx, q, args...)
 	if err != nil {
@@ -283,6 +373,19 @@ func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, err
 // upTo: a count that reaches it stops there (0 = count them all). Counting a hundred thousand
 // rows under RLS takes tens of milliseconds; "10,000+" tells a person as much.
 func (tx *Tx) CountMatchingTenants(ctx context.Context, f TenantFilter, upTo int) (int, error) {
+	if f.searchedPage() && !strings.ContainsRune(f.Search, 0) {
+		capAt := upTo
+		if capAt <= 0 {
+			capAt = math.MaxInt32
+		}
+		var n int
+		err := tx.GetContext(ctx, &n, `SELECT app_private.count_tenants_matching($1, $2, $3, $4)`,
+			strings.TrimSpace(f.Search), f.status(), f.IsTest, capAt)
+		if err != nil {
+			return 0, fmt.Errorf("count tenants: %w", err)
+		}
+		return n, nil
+	}
 	where, args, err := tx.tenantWhere(f)
 	if err != nil {
 		return 0, err

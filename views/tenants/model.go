@@ -426,13 +426,25 @@ func (f Field) Display() string {
 }
 
 // TotalCap is where the list stops counting matches: beyond it the page says "10,000+ tenants"
-// (an exact count of a hundred thousand rows costs tens of milliseconds, and says no more).
-const TotalCap = 10_000
+// (an exact count of a hundred thousand rows costs tens of milliseconds, and says no more). A
+// search stops at SearchTotalCap: counting its matches means rechecking each against the text.
+const (
+	TotalCap       = 10_000
+	SearchTotalCap = 1_000
+)
+
+// CountCap is how far the list counts for this query.
+func (q Query) CountCap() int {
+	if strings.TrimSpace(q.Q) != "" {
+		return SearchTotalCap
+	}
+	return TotalCap
+}
 
 // TotalLabel is the list's count line.
-func TotalLabel(n int) string {
-	if n >= TotalCap {
-		return Count(TotalCap) + "+ tenants"
+func (v ListView) TotalLabel() string {
+	if c := v.Query.CountCap(); v.Total >= c {
+		return Count(c) + "+ tenants"
 	}
-	return Plural(n, "tenant", "tenants")
+	return Plural(v.Total, "tenant", "tenants")
 }
