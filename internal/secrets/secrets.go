@@ -89,9 +89,6 @@ func validID(id string) bool {
 	return true
 }
 
-// PrimaryKeyID is the id of the key that seals.
-func (r *KeyRing) PrimaryKeyID() string { return r.primary }
-
 // Seal encrypts plaintext with the primary key. aad binds the ciphertext to where it is stored
 // (for example "tenant:<id>:credentials") so it cannot be copied into another row and opened.
 // Layout: version | len(keyID) | keyID | nonce | sealed.

@@ -39,17 +39,3 @@ func (tx *Tx) CreateIntegration(ctx context.Context, in Integration) (*Integrati
 	}
 	return &in, tx.Record(ctx, Activity{Type: "integration.created", IntegrationID: in.ID, Message: "Integration " + in.Key + " created"})
 }
-
-// IntegrationByKey finds one of the workspace's integrations.
-func (tx *Tx) IntegrationByKey(ctx context.Context, key string) (*Integration, error) {
-	var in Integration
-	err := tx.GetContext(ctx, &in, `SELECT id, key, name, logo_uri, base_url, auth_type, created_at, updated_at
-		FROM integrations WHERE workspace_id = $1 AND key = $2 AND archived_at IS NULL`, tx.Scope.WorkspaceID, key)
-	if notFound(err) {
-		return nil, tenancy.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get integration: %w", err)
-	}
-	return &in, nil
-}

@@ -34,15 +34,6 @@ func (d *DB) CreateManager(ctx context.Context, email, name, passwordHash string
 	return m, nil
 }
 
-// SetManagerPassword replaces a manager's password hash (the CLI's way to reset a password).
-func (d *DB) SetManagerPassword(ctx context.Context, managerID uuid.UUID, passwordHash string) error {
-	return d.lookup(ctx, "tenantry.manager_id", managerID.String(), func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO manager_passwords (manager_id, password_hash) VALUES ($1, $2)
-			ON CONFLICT (manager_id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = now()`, managerID, passwordHash)
-		return err
-	})
-}
-
 func (tx *Tx) membershipsOf(ctx context.Context, managerID uuid.UUID) ([]tenancy.Membership, error) {
 	rows, err := tx.QueryxContext(ctx, `SELECT ms.workspace_id, w.key, w.name, ms.manager_id, ms.role
 		FROM memberships ms JOIN workspaces w ON w.id = ms.workspace_id

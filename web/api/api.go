@@ -43,9 +43,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.Serv
 // Verifier exposes the token verifier (for the tenant portal, which accepts the same tokens).
 func (a *API) Verifier() *auth.Verifier { return a.verifier }
 
-// Provisioner exposes the tenant provisioner.
-func (a *API) Provisioner() *auth.Provisioner { return a.provisioner }
-
 // caller is who is calling, resolved by authenticate.
 type caller struct {
 	scope     tenancy.Scope

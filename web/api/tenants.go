@@ -9,8 +9,6 @@ import (
 	"tenantry/internal/tenancy"
 )
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // Customer is a tenant as the API shows it (Membrane calls tenants customers).
 type Customer struct {
 	ID                         string         `json:"id"`
