@@ -94,3 +94,66 @@ func TestSearchedListMatchesUnsearched(t *testing.T) {
 		}
 	}
 }
+
+// With the connections filter the search narrows by ids instead (migration 00002's function):
+// the result must still equal the unsearched list restricted to the matches.
+func TestSearchWithConnectionsFilter(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	ws, _, err := db.CreateWorkspace(ctx, "search", "Search")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := tenancy.WorkspaceScope(ws.ID, tenancy.Actor{Type: tenancy.ActorManager, Role: tenancy.RoleAdmin})
+	for _, q := range []string{
+		`INSERT INTO tenants (workspace_id, id, internal_id, name) SELECT $1, gen_random_uuid(), 'c' || i,
+			CASE WHEN i % 2 = 0 THEN 'Zeta ' || i ELSE 'Other ' || i END FROM generate_series(1, 20) i`,
+		`INSERT INTO integrations (workspace_id, id, key, name) VALUES ($1, gen_random_uuid(), 'crm', 'CRM')`,
+		`INSERT INTO connections (workspace_id, id, tenant_id, integration_id, name)
+			SELECT $1, gen_random_uuid(), t.id, i.id, 'c' FROM tenants t, integrations i
+			WHERE t.workspace_id = $1 AND i.workspace_id = $1 AND substr(t.internal_id, 2)::int % 3 = 0`,
+	} {
+		if _, err := db.SQL().ExecContext(ctx, q, ws.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, has := range []bool{true, false} {
+		var want, got []string
+		err := db.InScope(ctx, scope, func(tx *store.Tx) error {
+			all, err := tx.ListTenants(ctx, store.TenantFilter{HasConnections: &has, Sort: "name", Limit: 1000})
+			if err != nil {
+				return err
+			}
+			for _, tn := range all.Items {
+				if strings.Contains(tn.Name, "Zeta") {
+					want = append(want, tn.ID.String())
+				}
+			}
+			f := store.TenantFilter{HasConnections: &has, Sort: "name", Search: "zeta", Limit: 2}
+			for pages := 0; pages < 20; pages++ {
+				p, err := tx.ListTenants(ctx, f)
+				if err != nil {
+					return err
+				}
+				for _, tn := range p.Items {
+					got = append(got, tn.ID.String())
+				}
+				if p.Cursor == "" {
+					break
+				}
+				f.Cursor = p.Cursor
+			}
+			n, err := tx.CountMatchingTenants(ctx, store.TenantFilter{HasConnections: &has, Search: "zeta"}, 0)
+			if err == nil && n != len(want) {
+				t.Errorf("has=%v: count %d, want %d", has, n, len(want))
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("has=%v:\n got %v\nwant %v", has, got, want)
+		}
+	}
+}
