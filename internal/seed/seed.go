@@ -114,7 +114,7 @@ func seedData(ctx context.Context, tx *store.Tx) error {
 			return err
 		}
 	}
-	integrations := []store.Integration{
+	integrations := []store.IntegrationInput{
 		{Key: "hubspot", Name: "HubSpot", BaseURL: "https://api.hubapi.com", AuthType: "bearer"},
 		{Key: "salesforce", Name: "Salesforce", BaseURL: "https://example.my.salesforce.com", AuthType: "bearer"},
 		{Key: "pipedrive", Name: "Pipedrive", BaseURL: "https://api.pipedrive.com", AuthType: "api-key-header"},
@@ -127,23 +127,47 @@ func seedData(ctx context.Context, tx *store.Tx) error {
 		}
 		ids[in.Key] = out.ID
 	}
-	elements := []store.NewElement{
-		{Kind: store.KindConnector, Key: "hubspot-connector", Name: "HubSpot connector", IntegrationID: ids["hubspot"]},
-		{Kind: store.KindAction, Key: "list-deals", Name: "List deals", IntegrationID: ids["hubspot"],
-			Config: map[string]any{"type": "http-request", "method": "GET", "path": "/crm/v3/objects/deals", "credits": 1}},
-		{Kind: store.KindAction, Key: "create-contact", Name: "Create contact", IntegrationID: ids["hubspot"],
-			Config: map[string]any{"type": "http-request", "method": "POST", "path": "/crm/v3/objects/contacts", "body": map[string]any{"properties": map[string]any{"email": "{{input.email}}"}}}},
-		{Kind: store.KindFlow, Key: "sync-deals", Name: "Sync deals", IntegrationID: ids["hubspot"],
-			Config: map[string]any{"steps": []any{map[string]any{"action": "list-deals"}}}},
-		{Kind: store.KindDataSource, Key: "contacts", Name: "Contacts", IntegrationID: ids["hubspot"],
+	elements := []store.ElementInput{
+		{Kind: tenancy.KindConnector, Key: "hubspot-connector", Name: "HubSpot connector", IntegrationID: ids["hubspot"],
+			Config: map[string]any{"baseUrl": "https://api.hubapi.com", "authType": "bearer"}},
+		{Kind: tenancy.KindAction, Key: "list-deals", Name: "List deals", IntegrationID: ids["hubspot"], Type: "http-request",
+			Config: map[string]any{"method": "GET", "path": "/crm/v3/objects/deals", "query": map[string]any{"limit": "100"}, "credits": 1}},
+		{Kind: tenancy.KindAction, Key: "create-contact", Name: "Create contact", IntegrationID: ids["hubspot"], Type: "http-request",
+			Config: map[string]any{"method": "POST", "path": "/crm/v3/objects/contacts",
+				"body": map[string]any{"properties": map[string]any{"email": "{{input.email}}"}}}},
+		{Kind: tenancy.KindFlow, Key: "sync-deals", Name: "Sync deals", IntegrationID: ids["hubspot"],
+			Config: map[string]any{"steps": []any{map[string]any{"key": "list", "action": "list-deals"}}}},
+		{Kind: tenancy.KindDataSource, Key: "contacts", Name: "Contacts", IntegrationID: ids["hubspot"],
 			Config: map[string]any{"collectionKey": "contacts"}},
-		{Kind: store.KindFieldMapping, Key: "contact-fields", Name: "Contact fields", IntegrationID: ids["hubspot"],
+		{Kind: tenancy.KindFieldMapping, Key: "contact-fields", Name: "Contact fields", IntegrationID: ids["hubspot"],
 			Config: map[string]any{"direction": "import", "importValue": map[string]any{"email": "{{properties.email}}"}}},
 	}
 	for _, e := range elements {
-		if _, err := tx.CreateWorkspaceElement(ctx, e); err != nil {
+		if _, err := tx.CreateElement(ctx, e); err != nil {
 			return err
 		}
+	}
+	// Connections for a few tenants, and one customization, so every Console area shows something.
+	for _, c := range []struct{ tenant, integration, name string }{
+		{"acme", "hubspot", "Acme HubSpot"}, {"acme", "salesforce", "Acme Salesforce"},
+		{"globex", "hubspot", "Globex HubSpot"}, {"initech", "pipedrive", "Initech Pipedrive"},
+	} {
+		t, err := tx.Tenant(ctx, c.tenant)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateConnection(ctx, store.NewConnection{TenantID: t.ID, IntegrationID: ids[c.integration], Name: c.name,
+			Credentials: map[string]any{"accessToken": "demo-" + c.tenant + "-token"}}); err != nil {
+			return err
+		}
+	}
+	acme, err := tx.Tenant(ctx, "acme")
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Customize(ctx, store.TenantElementAt{TenantID: acme.ID, Kind: tenancy.KindAction, Key: "list-deals"},
+		store.ElementChange{Mode: store.ConfigMerge, Config: map[string]any{"query": map[string]any{"limit": "25", "archived": "false"}}}); err != nil {
+		return err
 	}
 	return nil
 }

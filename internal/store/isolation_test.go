@@ -90,6 +90,9 @@ func newIsoFixture(t *testing.T) *isoFixture {
 			({W1}, {EA}, {A}, {CA}, {T1}, NULL, 'action', 'sync', 'A custom'),
 			({W1}, {EB}, {B}, {CB}, {T1}, NULL, 'action', 'sync', 'B custom'),
 			({W2}, {EC}, {C}, {CC}, {T2}, NULL, 'action', 'sync', 'C custom')`,
+		`INSERT INTO event_subscriptions (workspace_id, id, tenant_id, connection_id, event_type) VALUES
+			({W1}, gen_random_uuid(), {A}, {CA}, 'deal.created'), ({W1}, gen_random_uuid(), {B}, {CB}, 'deal.created'),
+			({W2}, gen_random_uuid(), {C}, {CC}, 'deal.created')`,
 		`INSERT INTO activity_log (workspace_id, id, tenant_id, type, actor_type, message) VALUES
 			({W1}, gen_random_uuid(), NULL, 'settings.updated', 'system', 'W1 workspace-level'),
 			({W2}, gen_random_uuid(), NULL, 'settings.updated', 'system', 'W2 workspace-level'),
@@ -266,6 +269,11 @@ var tenantTables = []tenantTable{
 	{name: "elements", keys: []string{"id"}, inA: "tenant_id = {A} OR (tenant_id IS NULL AND workspace_id = {W1})",
 		inW1: "workspace_id = {W1}", of: "tenant_id = {X}", set: "name = name", move: "tenant_id = {B}, connection_id = NULL",
 		insert:     `INSERT INTO elements (workspace_id, id, tenant_id, kind, key, name) VALUES ({WS}, gen_random_uuid(), {X}, 'flow', 'new', 'New')`,
+		selfInsert: true},
+	{name: "event_subscriptions", keys: []string{"id"}, inA: "tenant_id = {A}", inW1: "workspace_id = {W1}", of: "tenant_id = {X}",
+		set: "event_type = event_type", move: "tenant_id = {B}",
+		insert: `INSERT INTO event_subscriptions (workspace_id, id, tenant_id, connection_id, event_type)
+			VALUES ({WS}, gen_random_uuid(), {X}, {CA}, 'e-' || gen_random_uuid())`,
 		selfInsert: true},
 	{name: "activity_log", keys: []string{"id"}, inA: "tenant_id = {A}", inW1: "workspace_id = {W1}", of: "tenant_id = {X}",
 		set: "message = message", appendOnly: true,

@@ -20,6 +20,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"tenantry/internal/secrets"
+	"tenantry/internal/tenancy"
 	"tenantry/migrations"
 )
 
@@ -105,6 +106,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if err := loadUniverse(ctx, conn); err != nil {
+		return fmt.Errorf("migrate: universe: %w", err)
+	}
 	return nil
 }
 
@@ -164,3 +168,12 @@ func isUniqueViolation(err error, constraint string) bool {
 }
 
 func notFound(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// writeError wraps a failed write. A foreign-key violation means the input named something that
+// is not there (or not visible in scope): a validation error, not a server fault.
+func writeError(op string, err error) error {
+	if pqCode(err) == "23503" {
+		return &tenancy.ValidationError{Fields: []tenancy.FieldError{{Message: "refers to something that does not exist"}}}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

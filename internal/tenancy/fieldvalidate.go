@@ -57,7 +57,7 @@ func (s FieldSchema) ValidateFields(fields map[string]any, partial bool) error {
 	}
 	if err := sch.Validate(inst); err != nil {
 		if ve, ok := err.(*jsonschema.ValidationError); ok {
-			collectErrors(ve.BasicOutput(), verr)
+			collectErrors(ve.BasicOutput(), verr, "fields")
 		} else {
 			verr.Add("fields", "%v", err)
 		}
@@ -65,27 +65,28 @@ func (s FieldSchema) ValidateFields(fields map[string]any, partial bool) error {
 	return verr.Err()
 }
 
-func collectErrors(u *jsonschema.OutputUnit, verr *ValidationError) {
+// collectErrors turns a validator's output into field errors whose paths start with prefix.
+func collectErrors(u *jsonschema.OutputUnit, verr *ValidationError, prefix string) {
 	seen := map[string]bool{}
 	var walk func(u jsonschema.OutputUnit)
 	walk = func(u jsonschema.OutputUnit) {
 		if u.Error != nil {
 			msg := u.Error.String()
-			path := "fields" + strings.ReplaceAll(u.InstanceLocation, "/", ".")
+			path := prefix + strings.ReplaceAll(u.InstanceLocation, "/", ".")
 			// "required" errors sit on the object; name the missing key instead.
 			if strings.HasPrefix(msg, "missing propert") {
 				if i := strings.Index(msg, "'"); i >= 0 {
 					for _, k := range strings.Split(msg[i:], ",") {
 						k = strings.Trim(strings.TrimSpace(k), "'")
-						if k != "" && !seen["fields."+k] {
-							seen["fields."+k] = true
-							verr.Add("fields."+k, "is required")
+						if k != "" && !seen[path+"."+k] {
+							seen[path+"."+k] = true
+							verr.Add(path+"."+k, "is required")
 						}
 					}
 					return
 				}
 			}
-			if path != "fields" && !seen[path] && !strings.HasPrefix(msg, "validation failed") {
+			if path != prefix && !seen[path] && !strings.HasPrefix(msg, "validation failed") {
 				seen[path] = true
 				verr.Add(path, "%s", msg)
 			}
@@ -96,7 +97,7 @@ func collectErrors(u *jsonschema.OutputUnit, verr *ValidationError) {
 	}
 	walk(*u)
 	if len(verr.Fields) == 0 {
-		verr.Add("fields", "do not match the tenant field schema")
+		verr.Add(prefix, "does not match its schema")
 	}
 }
 

@@ -230,13 +230,18 @@ func (s *server) ensureTemplate(ctx context.Context) error {
 	return nil
 }
 
-// migrationsHash is a short hash of every migration's name and content: a changed or added
-// migration gets a new template.
+// migrationsHash is a short hash of every migration's (and the universe catalog's) name and
+// content: a changed or added migration gets a new template.
 func migrationsHash() (string, error) {
 	names, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {
 		return "", err
 	}
+	catalog, err := fs.Glob(migrations.FS, "universe/*.json")
+	if err != nil {
+		return "", err
+	}
+	names = append(names, catalog...)
 	if len(names) == 0 {
 		return "", errors.New("no migrations embedded")
 	}
