@@ -86,6 +86,19 @@ func collectErrors(u *jsonschema.OutputUnit, verr *ValidationError, prefix strin
 					return
 				}
 			}
+			// Unknown keys are reported on the object too; name each key.
+			if strings.HasPrefix(msg, "additional propert") {
+				if i := strings.Index(msg, "'"); i >= 0 {
+					for _, k := range strings.Split(strings.Split(msg[i:], " not allowed")[0], ",") {
+						k = strings.Trim(strings.TrimSpace(k), "'")
+						if k != "" && !seen[path+"."+k] {
+							seen[path+"."+k] = true
+							verr.Add(path+"."+k, "is not a known property here")
+						}
+					}
+					return
+				}
+			}
 			if path != prefix && !seen[path] && !strings.HasPrefix(msg, "validation failed") {
 				seen[path] = true
 				verr.Add(path, "%s", msg)
