@@ -109,6 +109,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := loadUniverse(ctx, conn); err != nil {
 		return fmt.Errorf("migrate: universe: %w", err)
 	}
+	if _, _, _, err := d.MaintainActivity(ctx, false, 0); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	return nil
 }
 

@@ -206,3 +206,21 @@ type EventSubscription struct {
 	WebhookURI   string
 	CreatedAt    time.Time
 }
+
+// ActivityEntry is one entry of the activity log.
+type ActivityEntry struct {
+	ID            uuid.UUID
+	CreatedAt     time.Time
+	TenantID      uuid.UUID // Nil: a workspace-level entry (managers only)
+	Type          string
+	Status        string // success, warning, error
+	ActorType     ActorType
+	ActorID       string
+	ConnectionID  uuid.UUID
+	IntegrationID uuid.UUID
+	ElementID     uuid.UUID
+	Message       string
+	Details       map[string]any
+	DurationMS    *int
+	RequestID     string
+}
