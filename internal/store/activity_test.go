@@ -163,7 +163,9 @@ func TestActivityFiltersAndCombinations(t *testing.T) {
 				return (x.typ == "connection.created" || x.typ == "action.run") && x.status != "warning" && (x.actor == "workspace-token" || x.actor == "tenant-token")
 			}},
 		{"text + tenant + time", store.ActivityFilter{Text: "deals", TenantID: e.a.ID, From: &from},
-			func(x entry) bool { return strings.Contains(x.message, "deals") && x.tenant == e.a.ID && !x.at.Before(from) }},
+			func(x entry) bool {
+				return strings.Contains(x.message, "deals") && x.tenant == e.a.ID && !x.at.Before(from)
+			}},
 		{"text + type + connection", store.ActivityFilter{Text: "entry", Types: []string{"action.run", "flow.run"}, ConnectionID: e.con},
 			func(x entry) bool { return (x.typ == "action.run" || x.typ == "flow.run") && x.conn == e.con }},
 	}
@@ -283,9 +285,9 @@ func TestActivityRecordRedactsSecrets(t *testing.T) {
 	sentinel := "sentinel-" + uuid.NewString()
 	err := db.InScope(ctx, tenancy.SystemScope(ws.ID), func(tx *store.Tx) error {
 		return tx.Record(ctx, store.Activity{Type: "action.run", Details: map[string]any{
-			"input":  map[string]any{"email": "a@b.c", "apiKey": sentinel, "nested": []any{map[string]any{"password": sentinel}}},
-			"output": map[string]any{"access_token": sentinel, "Authorization": "Bearer " + sentinel},
-			"headers": map[string]any{"X-Client-Secret": sentinel, "Accept": "json"},
+			"input":       map[string]any{"email": "a@b.c", "apiKey": sentinel, "nested": []any{map[string]any{"password": sentinel}}},
+			"output":      map[string]any{"access_token": sentinel, "Authorization": "Bearer " + sentinel},
+			"headers":     map[string]any{"X-Client-Secret": sentinel, "Accept": "json"},
 			"credentials": map[string]any{"user": sentinel},
 		}})
 	})
