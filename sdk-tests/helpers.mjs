@@ -94,3 +94,50 @@ export async function raw(method, path, token, body) {
   try { data = JSON.parse(text); } catch { /* not JSON */ }
   return { status: r.status, data };
 }
+
+/**
+ * newTenant provisions a tenant through its first token (Membrane's documented form) and returns
+ * its SDK client, its id and internalId.
+ */
+export async function newTenant(prefix = 'tenant', ws = 'sdk1') {
+  const internalId = unique(prefix);
+  const sdk = client(membraneToken({ id: internalId, name: `Tenant ${internalId}` }, workspace(ws)));
+  const me = await sdk.self.get();
+  assert.equal(me.internalId, internalId, `self.get() for a new tenant returned ${JSON.stringify(me)}`);
+  return { sdk, id: me.id, internalId };
+}
+
+/** newIntegration creates an integration with a workspace token and a unique key. */
+export async function newIntegration(props = {}, ws = 'sdk1') {
+  const key = props.key ?? unique('app');
+  const integration = await admin(ws).integrations.create({ name: `App ${key}`, ...props, key });
+  assert.equal(integration.key, key, `integrations.create() returned ${JSON.stringify(integration)}`);
+  return integration;
+}
+
+/** newAction creates an http-request action template (GET /deals?limit=100) on an integration. */
+export async function newAction(integrationKey, props = {}, ws = 'sdk1') {
+  const key = props.key ?? unique('list-deals');
+  const action = await admin(ws).actions.create({
+    name: `Action ${key}`,
+    integrationKey,
+    type: 'http-request',
+    config: { method: 'GET', path: '/deals', query: { limit: '100' } },
+    ...props,
+    key,
+  });
+  assert.equal(action.key, key, `actions.create() returned ${JSON.stringify(action)}`);
+  return action;
+}
+
+/** newConnection creates a connection for a tenant's client to an integration. */
+export async function newConnection(sdk, integrationKey, props = {}) {
+  const conn = await sdk.connections.create({ integrationKey, name: `Conn ${unique('c')}`, credentials: { apiKey: unique('secret') }, ...props });
+  assert.equal(typeof conn.id, 'string', `connections.create() returned ${JSON.stringify(conn)}`);
+  return conn;
+}
+
+/** ids returns the ids of a list's items, sorted. */
+export function ids(items) {
+  return items.map((x) => x.id).sort();
+}

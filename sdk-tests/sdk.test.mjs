@@ -8,8 +8,12 @@
 import { after, before, describe } from 'node:test';
 
 import { start, stop } from './harness.mjs';
+import actions from './suites/actions.mjs';
+import connections from './suites/connections.mjs';
 import customers from './suites/customers.mjs';
 import errors from './suites/errors.mjs';
+import instances from './suites/instances.mjs';
+import integrations from './suites/integrations.mjs';
 import self from './suites/self.mjs';
 import workspaces from './suites/workspaces.mjs';
 
@@ -21,4 +25,8 @@ describe('@membranehq/sdk against tenantry', () => {
   describe('customers', customers);
   describe('errors', errors);
   describe('workspace isolation', workspaces);
+  describe('integrations', integrations);
+  describe('connections', connections);
+  describe('actions', actions);
+  describe('connection-level elements (instances)', instances);
 });

@@ -248,9 +248,9 @@ func TestTenantsListSearchFiltersSortAndPaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.addConnection(t, e.tenant(t, "acme").ID)
-	e.exec(t, `UPDATE tenants SET ai_credits_rolling_30_day_limit = 10 WHERE internal_id = 'globex'`)
+	e.exec(t, `UPDATE tenants SET ai_credits_rolling_30_day_limit = 10 WHERE internal_id = 'wonka'`)
 	e.exec(t, `INSERT INTO ai_credit_ledger (workspace_id, id, tenant_id, credits) VALUES ($1, $2, $3, 15)`,
-		e.ws.ID, uuid.New(), e.tenant(t, "globex").ID)
+		e.ws.ID, uuid.New(), e.tenant(t, "wonka").ID)
 	for _, c2 := range []struct {
 		query string
 		want  int
@@ -261,9 +261,10 @@ func TestTenantsListSearchFiltersSortAndPaging(t *testing.T) {
 		{"status=active", 12, nil, []string{"hooli"}},
 		{"status=archived", 1, []string{"hooli"}, nil},
 		{"status=all", 13, []string{"hooli", "acme"}, nil},
-		{"connections=yes", 1, []string{"acme"}, nil},
-		{"connections=no", 11, nil, []string{"acme", "hooli"}},
-		{"credits=over", 1, []string{"globex"}, nil},
+		// The demo seed gives acme, globex and initech connections.
+		{"connections=yes", 3, []string{"acme", "globex", "initech"}, nil},
+		{"connections=no", 9, nil, []string{"acme", "hooli"}},
+		{"credits=over", 1, []string{"wonka"}, nil},
 		{"status=all&connections=no&q=o", -1, []string{"hooli"}, []string{"acme"}},
 	} {
 		r := e.get(t, c, "/tenants?"+c2.query)
@@ -883,9 +884,7 @@ func TestTenantArchiveAndRestore(t *testing.T) {
 	c := e.signedIn(t, seed.AdminEmail)
 	acme := e.tenant(t, "acme")
 	path := "/tenants/" + acme.ID.String()
-	e.addConnection(t, acme.ID)
-	e.addConnection(t, acme.ID)
-	e.addConnection(t, e.tenant(t, "globex").ID)
+	// The demo seed gives acme two connections and globex one.
 	active := func(id uuid.UUID) int {
 		return e.count(t, `SELECT count(*) FROM connections WHERE tenant_id = $1 AND deactivated_at IS NULL`, id)
 	}
@@ -1025,8 +1024,8 @@ func TestSupportManagerReadsOnly(t *testing.T) {
 			writes = append(writes, rt.pattern)
 		}
 	}
-	if len(writes) != 8 {
-		t.Errorf("found %d Tenants write routes, want 8: %v", len(writes), writes)
+	if len(writes) != 15 {
+		t.Errorf("found %d Tenants write routes, want 15: %v", len(writes), writes)
 	}
 	form := url.Values{"internalId": {"support-made"}, "fields.plan": {"starter"}, "key": {"apiKey"}, "value": {"x"},
 		"limit": {"1"}, "confirmed": {"yes"}}

@@ -26,6 +26,10 @@ func nav(active string) []layout.NavItem {
 	items := []layout.NavItem{
 		{Label: "Home", Href: "/"},
 		{Label: "Tenants", Href: "/tenants"},
+		{Label: "Connections", Href: "/connections"},
+		{Label: "Integrations", Href: "/integrations"},
+		{Label: "Elements", Href: "/elements"},
+		{Label: "Universe", Href: "/universe"},
 		{Label: "Settings", Href: "/settings/general"},
 	}
 	for i := range items {

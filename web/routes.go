@@ -47,6 +47,19 @@ func (s *Server) consoleRoutes() []route {
 		{"POST /tenants/{id}/archive", admin, s.tenantArchive},
 		{"POST /tenants/{id}/restore", admin, s.tenantRestore},
 
+		// A tenant's Customizations and Connections tabs (console_tenant_elements.go,
+		// console_tenant_connections.go, views/tenants)
+		{"GET /tenants/{id}/customizations", manager, s.tenantCustomizations},
+		{"GET /tenants/{id}/customizations/{kind}/{key}", manager, s.tenantElementShow},
+		{"POST /tenants/{id}/customizations/{kind}/{key}", admin, s.tenantElementSave},
+		{"POST /tenants/{id}/customizations/{kind}/{key}/reset", admin, s.tenantElementReset},
+		{"POST /tenants/{id}/customizations/{kind}/{key}/delete", admin, s.tenantElementDelete},
+		{"GET /tenants/{id}/connections", manager, s.tenantConnections},
+		{"POST /tenants/{id}/connections", admin, s.tenantConnectionCreate},
+		{"POST /tenants/{id}/connections/{cid}/disconnect", admin, s.tenantConnectionDisconnect},
+		{"POST /tenants/{id}/connections/{cid}/reconnect", admin, s.tenantConnectionReconnect},
+		{"POST /tenants/{id}/connections/{cid}/archive", admin, s.tenantConnectionArchive},
+
 		// Settings (console_settings.go, views/settings)
 		{"GET /settings/general", manager, s.settingsGeneral},
 		{"POST /settings/general", admin, s.settingsSaveGeneral},
@@ -59,6 +72,27 @@ func (s *Server) consoleRoutes() []route {
 		{"POST /settings/members", admin, s.memberAdd},
 		{"POST /settings/members/{id}/role", admin, s.memberSetRole},
 		{"POST /settings/members/{id}/remove", admin, s.memberRemove},
+
+		// Integrations, workspace elements, the universe and all connections
+		// (console_integrations.go, console_elements.go, console_universe.go,
+		// console_connections.go; views/integrations, elements, universe, connections)
+		{"GET /integrations", manager, s.integrationsList},
+		{"POST /integrations", admin, s.integrationCreate},
+		{"GET /integrations/{id}", manager, s.integrationShow},
+		{"POST /integrations/{id}", admin, s.integrationUpdate},
+		{"POST /integrations/{id}/archive", admin, s.integrationArchive},
+		{"POST /integrations/{id}/restore", admin, s.integrationRestore},
+		{"GET /elements", manager, s.elementsIndex},
+		{"GET /elements/{kind}", manager, s.elementsList},
+		{"POST /elements/{kind}", admin, s.elementCreate},
+		{"GET /elements/{kind}/new", admin, s.elementNew},
+		{"GET /elements/{kind}/{id}", manager, s.elementShow},
+		{"POST /elements/{kind}/{id}", admin, s.elementUpdate},
+		{"POST /elements/{kind}/{id}/archive", admin, s.elementArchive},
+		{"POST /elements/{kind}/{id}/restore", admin, s.elementRestore},
+		{"GET /universe", manager, s.universeList},
+		{"GET /universe/{kind}/{key}", manager, s.universeShow},
+		{"GET /connections", manager, s.connectionsList},
 	}
 }
 

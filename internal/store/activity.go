@@ -72,9 +72,9 @@ func nullUUID(id uuid.UUID) any {
 	return id
 }
 
-// MaintainActivity keeps the log's daily partitions: it creates those from yesterday to 14 days
-// ahead that are missing, drops those past every workspace's retention, and deletes entries of
-// workspaces with a shorter retention (up to batch per workspace). It runs as the app role
+// MaintainActivity keeps the log's weekly partitions: it creates those covering yesterday to 14
+// days ahead that are missing, drops those past every workspace's retention, and deletes entries
+// past their workspace's retention that remain (up to batch per workspace). It runs as the app role
 // through SECURITY DEFINER functions (migration 00005); at start (Migrate) and hourly.
 func (d *DB) MaintainActivity(ctx context.Context, expire bool, batch int) (created, dropped int, deleted int64, err error) {
 	tx, err := d.db.BeginTxx(ctx, nil)
@@ -99,7 +99,7 @@ func (d *DB) MaintainActivity(ctx context.Context, expire bool, batch int) (crea
 	return created, dropped, deleted, tx.Commit()
 }
 
-// EnsureActivityPartitions creates the daily partitions that hold [from, to] (for loading old
+// EnsureActivityPartitions creates the weekly partitions that hold [from, to] (for loading old
 // entries: imports, benchmarks, tests).
 func (d *DB) EnsureActivityPartitions(ctx context.Context, from, to time.Time) error {
 	tx, err := d.db.BeginTxx(ctx, nil)
@@ -128,7 +128,7 @@ type ActivityFilter struct {
 	ActorTypes    []string
 	ActorID       string
 	From, To      *time.Time // [From, To)
-	Text          string     // substring of the message, case-insensitive
+	Text          string     // words in the message, each matched as a prefix, case-insensitive
 	Limit         int        // 1..1000, default 50
 	Cursor        string
 }
@@ -222,31 +222,11 @@ func (tx *Tx) retentionStart(ctx context.Context) (time.Time, error) {
 
 // ListActivity returns one page of entries in scope, newest first.
 func (tx *Tx) ListActivity(ctx context.Context, f ActivityFilter) (*ActivityPage, error) {
-	if err := f.Validate(); err != nil {
-		return nil, err
-	}
-	limit := f.Limit
-	if limit == 0 {
-		limit = 50
-	}
-	var cur activityCursor
-	has, err := ParseCursor(f.Cursor, &cur)
+	query, args, limit, err := tx.activityQuery(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	since, err := tx.retentionStart(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if f.From != nil && f.From.After(since) {
-		since = *f.From
-	}
-	var items []*tenancy.ActivityEntry
-	if strings.TrimSpace(f.Text) != "" {
-		items, err = tx.searchActivity(ctx, f, since, has, cur, limit)
-	} else {
-		items, err = tx.filterActivity(ctx, f, since, has, cur, limit)
-	}
+	items, err := tx.queryActivity(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -259,11 +239,72 @@ func (tx *Tx) ListActivity(ctx context.Context, f ActivityFilter) (*ActivityPage
 	return page, nil
 }
 
+// activityQuery builds the SQL of one page (limit+1 rows) of f.
+func (tx *Tx) activityQuery(ctx context.Context, f ActivityFilter) (string, []any, int, error) {
+	if err := f.Validate(); err != nil {
+		return "", nil, 0, err
+	}
+	// A tenant scope's own tenant, said in the query too: the policy's "workspace-wide OR this
+	// tenant" cannot drive an index scan, the plain condition can. RLS still decides.
+	if !tx.Scope.WorkspaceWide() && f.TenantID == uuid.Nil {
+		f.TenantID = tx.Scope.TenantID
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = 50
+	}
+	var cur activityCursor
+	has, err := ParseCursor(f.Cursor, &cur)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	since, err := tx.retentionStart(ctx)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	if f.From != nil && f.From.After(since) {
+		since = *f.From
+	}
+	var q string
+	var args []any
+	if strings.TrimSpace(f.Text) != "" {
+		q, args = tx.searchActivity(f, since, has, cur, limit)
+	} else {
+		q, args = tx.filterActivity(f, since, has, cur, limit)
+	}
+	return q, args, limit, nil
+}
+
+// ExplainActivity returns the plan of f's first page as the app role in scope, executed.
+func (d *DB) ExplainActivity(ctx context.Context, scope tenancy.Scope, f ActivityFilter) (string, error) {
+	var plan strings.Builder
+	err := d.InScope(ctx, scope, func(tx *Tx) error {
+		q, args, _, err := tx.activityQuery(ctx, f)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, "EXPLAIN (ANALYZE, COSTS OFF, BUFFERS OFF) "+q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return err
+			}
+			plan.WriteString(line + "\n")
+		}
+		return rows.Err()
+	})
+	return plan.String(), err
+}
+
 // filterActivity reads a page under RLS. Every filter has an index ending in (created_at, id), so
 // the planner reads one index newest first and stops after the page. A multi-valued filter is a
 // UNION ALL of one such read per value, merged: an IN list over an index cannot be read in
 // created_at order, and sorting every match of a broad type would not stop early.
-func (tx *Tx) filterActivity(ctx context.Context, f ActivityFilter, since time.Time, has bool, cur activityCursor, limit int) ([]*tenancy.ActivityEntry, error) {
+func (tx *Tx) filterActivity(f ActivityFilter, since time.Time, has bool, cur activityCursor, limit int) (string, []any) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	conds := []string{"a.workspace_id = " + arg(tx.Scope.WorkspaceID), "a.created_at >= " + arg(since)}
@@ -319,12 +360,12 @@ func (tx *Tx) filterActivity(ctx context.Context, f ActivityFilter, since time.T
 		}
 		query = `SELECT * FROM (` + strings.Join(parts, " UNION ALL ") + `) a` + strings.ReplaceAll(lim, "a.", "")
 	}
-	return tx.queryActivity(ctx, query, args...)
+	return query, args
 }
 
 // searchActivity finds a page of entries whose message contains the text: the definer function
 // returns the page's keys (through the trigram index), and the rows are read under RLS.
-func (tx *Tx) searchActivity(ctx context.Context, f ActivityFilter, since time.Time, has bool, cur activityCursor, limit int) ([]*tenancy.ActivityEntry, error) {
+func (tx *Tx) searchActivity(f ActivityFilter, since time.Time, has bool, cur activityCursor, limit int) (string, []any) {
 	fj := map[string]any{}
 	if f.TenantID != uuid.Nil {
 		fj["tenant"] = f.TenantID
@@ -358,10 +399,10 @@ func (tx *Tx) searchActivity(ctx context.Context, f ActivityFilter, since time.T
 	if has {
 		beforeAt, beforeID = cur.At, cur.ID
 	}
-	return tx.queryActivity(ctx, `SELECT `+activityColumns+` FROM activity_log a
+	return `SELECT ` + activityColumns + ` FROM activity_log a
 		JOIN app_private.search_activity_page($1, $2, $3, $4, $5, $6) k ON k.created_at = a.created_at AND k.id = a.id
 		WHERE a.workspace_id = $7 AND a.created_at >= $5
-		ORDER BY a.created_at DESC, a.id DESC`, strings.TrimSpace(f.Text), string(fb), beforeAt, beforeID, since, limit+1, tx.Scope.WorkspaceID)
+		ORDER BY a.created_at DESC, a.id DESC`, []any{strings.TrimSpace(f.Text), string(fb), beforeAt, beforeID, since, limit + 1, tx.Scope.WorkspaceID}
 }
 
 func (tx *Tx) queryActivity(ctx context.Context, query string, args ...any) ([]*tenancy.ActivityEntry, error) {

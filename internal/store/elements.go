@@ -167,6 +167,19 @@ func (tx *Tx) UpdateElement(ctx context.Context, id uuid.UUID, in ElementInput) 
 	if err := tx.validateElement(ctx, &in); err != nil {
 		return nil, err
 	}
+	if in.Key != cur.Key {
+		// A tenant's own element may not share a template's key (CreateTenantElement refuses it);
+		// a rename must not make one.
+		var clash bool
+		if err := tx.GetContext(ctx, &clash, `SELECT EXISTS (SELECT 1 FROM elements WHERE workspace_id = $1 AND kind = $2
+			AND key = $3 AND tenant_id IS NOT NULL AND parent_id IS NULL)`, tx.Scope.WorkspaceID, string(in.Kind), in.Key); err != nil {
+			return nil, fmt.Errorf("update element: %w", err)
+		}
+		if clash {
+			return nil, &tenancy.ValidationError{Conflict: true, Fields: []tenancy.FieldError{{Path: "key",
+				Message: fmt.Sprintf("a tenant has its own %s with key %q", in.Kind, in.Key)}}}
+		}
+	}
 	_, err = tx.ExecContext(ctx, `UPDATE elements SET key = $3, name = $4, description = $5, type = $6, integration_id = $7,
 			universal_parent_id = $8, config = $9, updated_at = now()
 		WHERE workspace_id = $1 AND id = $2`, tx.Scope.WorkspaceID, id, in.Key, in.Name, in.Description, in.Type,

@@ -494,3 +494,22 @@ func TestUniverseIsReadableByEveryScope(t *testing.T) {
 		return nil
 	})
 }
+
+func TestTemplateRenameCannotTakeATenantOwnKey(t *testing.T) {
+	e := newElementsEnv(t)
+	ctx := context.Background()
+	e.wide(t, func(tx *store.Tx) error {
+		if _, err := tx.CreateTenantElement(ctx, e.a.ID, store.ElementInput{Kind: tenancy.KindAction, Key: "mine", Type: "http-request",
+			Config: jsonObj(t, `{"method":"GET","path":"/m"}`)}); err != nil {
+			return err
+		}
+		return nil
+	})
+	err := e.db.InScope(ctx, tenancy.SystemScope(e.ws.ID), func(tx *store.Tx) error {
+		_, err := tx.UpdateElement(ctx, e.tmpl.ID, store.ElementInput{Key: "mine", Type: "http-request", Config: e.tmpl.Config})
+		return err
+	})
+	if v, ok := tenancy.AsValidation(err); !ok || !v.Conflict || v.For("key") == "" {
+		t.Fatalf("renaming a template onto a tenant's own key: %v, want a conflict on key", err)
+	}
+}

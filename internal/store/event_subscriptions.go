@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"regexp"
 
 	"github.com/google/uuid"
 
@@ -11,6 +12,9 @@ import (
 
 // Event subscriptions are tenant only: a tenant's subscription to one of an integration's events
 // on one of its connections. The foreign key names the connection with its tenant.
+
+// eventTypePattern is the event_subscriptions.event_type check of migration 00004.
+var eventTypePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,99}$`)
 
 const subscriptionColumns = `id, tenant_id, connection_id, event_type, webhook_uri, created_at`
 
@@ -40,8 +44,8 @@ func (tx *Tx) CreateEventSubscription(ctx context.Context, connectionID uuid.UUI
 		return nil, err
 	}
 	verr := &tenancy.ValidationError{}
-	if !tenancy.ValidKey(eventType) {
-		verr.Add("eventType", "must be 1–100 letters, digits, '.', '_' or '-'")
+	if !eventTypePattern.MatchString(eventType) {
+		verr.Add("eventType", "must be 1–100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
 	}
 	checkURL(verr, "webhookUri", webhookURI)
 	if err := verr.Err(); err != nil {

@@ -52,6 +52,11 @@ func (a *API) Routes() []Route {
 			Route{Method: "POST", Path: s + "/restore", handle: a.restoreCustomer},
 		)
 	}
+	rs = append(rs, a.integrationRoutes()...)
+	rs = append(rs, a.universeRoutes()...)
+	rs = append(rs, a.elementRoutes()...)
+	rs = append(rs, a.connectionRoutes()...)
+	rs = append(rs, a.instanceRoutes()...)
 	return rs
 }
 
