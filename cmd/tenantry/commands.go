@@ -111,6 +111,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Activity partitions ahead, expired entries out: hourly, in every process (one at a time).
+	go e.db.MaintainActivityEvery(ctx, time.Hour)
 	if e.cfg.DebugAddr != "" {
 		go func() {
 			e.log.Info("profiler listening", "addr", e.cfg.DebugAddr)

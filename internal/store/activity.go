@@ -82,6 +82,14 @@ func (d *DB) MaintainActivity(ctx context.Context, expire bool, batch int) (crea
 		return 0, 0, 0, fmt.Errorf("activity maintenance: %w", err)
 	}
 	defer tx.Rollback()
+	// Several server processes run this job; one at a time does the work, the others skip.
+	var got bool
+	if err := tx.GetContext(ctx, &got, `SELECT pg_try_advisory_xact_lock(7301884127)`); err != nil {
+		return 0, 0, 0, fmt.Errorf("activity maintenance: %w", err)
+	}
+	if !got {
+		return 0, 0, 0, nil
+	}
 	if _, err := tx.ExecContext(ctx, "SET LOCAL ROLE "+AppRole); err != nil {
 		return 0, 0, 0, fmt.Errorf("activity maintenance: %w", err)
 	}
@@ -97,6 +105,27 @@ func (d *DB) MaintainActivity(ctx context.Context, expire bool, batch int) (crea
 		}
 	}
 	return created, dropped, deleted, tx.Commit()
+}
+
+// MaintainActivityEvery runs MaintainActivity (with expiry) now and then every interval until ctx
+// ends, logging what it changed and any failure (the next run retries).
+func (d *DB) MaintainActivityEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		created, dropped, deleted, err := d.MaintainActivity(ctx, true, 10_000)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.log.Error("activity maintenance failed", "err", err)
+		case created+dropped > 0 || deleted > 0:
+			d.log.Info("activity maintenance", "partitions_created", created, "partitions_dropped", dropped, "entries_deleted", deleted)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // EnsureActivityPartitions creates the weekly partitions that hold [from, to] (for loading old
