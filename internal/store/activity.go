@@ -24,8 +24,9 @@ import (
 // Activity is one entry for the activity log. Record fills in the workspace, actor, time and
 // request id from the transaction's scope and context.
 type Activity struct {
-	Type          string // tenant.created, settings.updated, …
-	Status        string // success (default), warning, error
+	ID            uuid.UUID // optional: a run's id, so the run and its entry share one
+	Type          string    // tenant.created, settings.updated, …
+	Status        string    // success (default), warning, error
 	TenantID      uuid.UUID
 	ConnectionID  uuid.UUID
 	IntegrationID uuid.UUID
@@ -50,6 +51,9 @@ func (tx *Tx) Record(ctx context.Context, a Activity) error {
 	if err != nil {
 		return fmt.Errorf("activity details: %w", err)
 	}
+	if a.ID == uuid.Nil {
+		a.ID = tenancy.NewID()
+	}
 	tenant := a.TenantID
 	if tenant == uuid.Nil && !tx.Scope.WorkspaceWide() {
 		tenant = tx.Scope.TenantID // a tenant's own actions are its entries
@@ -57,7 +61,7 @@ func (tx *Tx) Record(ctx context.Context, a Activity) error {
 	_, err = tx.ExecContext(ctx, `INSERT INTO activity_log (workspace_id, id, tenant_id, type, status, actor_type, actor_id,
 			connection_id, integration_id, element_id, message, details, duration_ms, request_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		tx.Scope.WorkspaceID, tenancy.NewID(), nullUUID(tenant), a.Type, a.Status, string(tx.Scope.Actor.Type), tx.Scope.Actor.ID,
+		tx.Scope.WorkspaceID, a.ID, nullUUID(tenant), a.Type, a.Status, string(tx.Scope.Actor.Type), tx.Scope.Actor.ID,
 		nullUUID(a.ConnectionID), nullUUID(a.IntegrationID), nullUUID(a.ElementID), a.Message, string(b), a.DurationMS, tenancy.RequestID(ctx))
 	if err != nil {
 		return fmt.Errorf("record activity: %w", err)

@@ -402,3 +402,10 @@ func (tx *Tx) ListConnections(ctx context.Context, f ConnectionFilter) (*Connect
 	page.Items, page.Cursor = pageOf(page.Items, q.limit, func(c *tenancy.Connection) (time.Time, uuid.UUID) { return c.CreatedAt, c.ID })
 	return page, nil
 }
+
+// TouchConnection advances a connection's lastActiveAt, at most once a minute.
+func (tx *Tx) TouchConnection(ctx context.Context, id uuid.UUID) error {
+	_, err := tx.ExecContext(ctx, `UPDATE connections SET last_active_at = now() WHERE workspace_id = $1 AND id = $2
+		AND (last_active_at IS NULL OR last_active_at < now() - interval '1 minute')`, tx.Scope.WorkspaceID, id)
+	return err
+}

@@ -90,6 +90,14 @@ func newIsoFixture(t *testing.T) *isoFixture {
 			({W1}, {EA}, {A}, {CA}, {T1}, NULL, 'action', 'sync', 'A custom'),
 			({W1}, {EB}, {B}, {CB}, {T1}, NULL, 'action', 'sync', 'B custom'),
 			({W2}, {EC}, {C}, {CC}, {T2}, NULL, 'action', 'sync', 'C custom')`,
+		`INSERT INTO portal_sessions (workspace_id, token_hash, tenant_id, expires_at) VALUES
+			({W1}, decode(md5('pa'), 'hex'), {A}, now() + interval '1 hour'), ({W1}, decode(md5('pb'), 'hex'), {B}, now() + interval '1 hour'),
+			({W2}, decode(md5('pc'), 'hex'), {C}, now() + interval '1 hour')`,
+		`INSERT INTO flow_runs (workspace_id, id, tenant_id, connection_id, flow_id, flow_key) VALUES
+			({W1}, gen_random_uuid(), {A}, {CA}, {T1}, 'sync'), ({W1}, gen_random_uuid(), {B}, {CB}, {T1}, 'sync'),
+			({W2}, gen_random_uuid(), {C}, {CC}, {T2}, 'sync')`,
+		`INSERT INTO rate_limit_counters (workspace_id, scope_key, window_start, count) VALUES
+			({W1}, {A}::text, now(), 1), ({W1}, {B}::text, now(), 2), ({W1}, '*', now(), 3), ({W2}, {C}::text, now(), 4), ({W2}, '*', now(), 4)`,
 		`INSERT INTO event_subscriptions (workspace_id, id, tenant_id, connection_id, event_type) VALUES
 			({W1}, gen_random_uuid(), {A}, {CA}, 'deal.created'), ({W1}, gen_random_uuid(), {B}, {CB}, 'deal.created'),
 			({W2}, gen_random_uuid(), {C}, {CC}, 'deal.created')`,
@@ -274,6 +282,15 @@ var tenantTables = []tenantTable{
 		set: "event_type = event_type", move: "tenant_id = {B}",
 		insert: `INSERT INTO event_subscriptions (workspace_id, id, tenant_id, connection_id, event_type)
 			VALUES ({WS}, gen_random_uuid(), {X}, {CA}, 'e-' || gen_random_uuid())`,
+		selfInsert: true},
+	{name: "flow_runs", keys: []string{"id"}, inA: "tenant_id = {A}", inW1: "workspace_id = {W1}", of: "tenant_id = {X}",
+		set: "state = state", move: "tenant_id = {B}",
+		insert: `INSERT INTO flow_runs (workspace_id, id, tenant_id, connection_id, flow_id, flow_key)
+			VALUES ({WS}, gen_random_uuid(), {X}, {CA}, gen_random_uuid(), 'f')`,
+		selfInsert: true},
+	{name: "rate_limit_counters", keys: []string{"scope_key", "workspace_id"}, inA: "workspace_id = {W1} AND scope_key = {A}::text",
+		inW1: "workspace_id = {W1}", of: "scope_key = {X}::text", set: "count = count", move: "scope_key = {B}::text",
+		insert: `INSERT INTO rate_limit_counters (workspace_id, scope_key, window_start) VALUES ({WS}, {X}::text, now() + random() * interval '1 day')`,
 		selfInsert: true},
 	{name: "activity_log", keys: []string{"id"}, inA: "tenant_id = {A}", inW1: "workspace_id = {W1}", of: "tenant_id = {X}",
 		set: "message = message", appendOnly: true,
@@ -1249,10 +1266,14 @@ func TestMaintenanceRoleIsContained(t *testing.T) {
 	if err := db.SQL().SelectContext(ctx, &grants, `SELECT table_name || ':' || privilege_type FROM information_schema.table_privileges
 		WHERE grantee = 'tenantry_maint'
 		UNION SELECT table_name || '.' || column_name || ':' || privilege_type FROM information_schema.column_privileges
-		WHERE grantee = 'tenantry_maint' AND table_name <> 'activity_log' ORDER BY 1`); err != nil {
+		WHERE grantee = 'tenantry_maint' AND table_name NOT IN ('activity_log', 'rate_limit_counters') ORDER BY 1`); err != nil {
 		t.Fatal(err)
 	}
-	want := "activity_log:DELETE,activity_log:SELECT,workspaces.id:SELECT,workspaces.settings:SELECT"
+	want := "activity_log:DELETE,activity_log:SELECT,ai_credit_ledger.created_at:SELECT,ai_credit_ledger.credits:SELECT," +
+		"ai_credit_ledger.workspace_id:SELECT,flow_runs.attempts:SELECT,flow_runs.attempts:UPDATE,flow_runs.connection_id:SELECT,flow_runs.created_at:SELECT," +
+		"flow_runs.heartbeat_at:SELECT,flow_runs.heartbeat_at:UPDATE,flow_runs.id:SELECT,flow_runs.started_at:SELECT,flow_runs.started_at:UPDATE," +
+		"flow_runs.state:SELECT,flow_runs.state:UPDATE,flow_runs.workspace_id:SELECT,rate_limit_counters:DELETE," +
+		"rate_limit_counters:INSERT,rate_limit_counters:SELECT,rate_limit_counters:UPDATE,workspaces.id:SELECT,workspaces.settings:SELECT"
 	if strings.Join(grants, ",") != want {
 		t.Fatalf("tenantry_maint may %v, want only %s", grants, want)
 	}
@@ -1261,7 +1282,7 @@ func TestMaintenanceRoleIsContained(t *testing.T) {
 		UNION ALL SELECT relname FROM pg_class WHERE relowner = 'tenantry_maint'::regrole ORDER BY 1`); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(owned, ",") != "delete_expired_activity,longest_activity_retention" {
+	if strings.Join(owned, ",") != "claim_flow_run,count_workspace_request,delete_expired_activity,delete_old_rate_limit_counters,longest_activity_retention,workspace_credit_usage" {
 		t.Fatalf("tenantry_maint owns %v", owned)
 	}
 }
