@@ -14,6 +14,7 @@ import customers from './suites/customers.mjs';
 import errors from './suites/errors.mjs';
 import instances from './suites/instances.mjs';
 import integrations from './suites/integrations.mjs';
+import runs from './suites/runs.mjs';
 import self from './suites/self.mjs';
 import workspaces from './suites/workspaces.mjs';
 
@@ -29,4 +30,5 @@ describe('@membranehq/sdk against tenantry', () => {
   describe('connections', connections);
   describe('actions', actions);
   describe('connection-level elements (instances)', instances);
+  describe('action and flow runs', runs);
 });

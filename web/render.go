@@ -27,6 +27,7 @@ func nav(active string) []layout.NavItem {
 		{Label: "Home", Href: "/"},
 		{Label: "Tenants", Href: "/tenants"},
 		{Label: "Connections", Href: "/connections"},
+		{Label: "Activity", Href: "/activity"},
 		{Label: "Integrations", Href: "/integrations"},
 		{Label: "Elements", Href: "/elements"},
 		{Label: "Universe", Href: "/universe"},

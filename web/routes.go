@@ -93,6 +93,16 @@ func (s *Server) consoleRoutes() []route {
 		{"GET /universe", manager, s.universeList},
 		{"GET /universe/{kind}/{key}", manager, s.universeShow},
 		{"GET /connections", manager, s.connectionsList},
+
+		// Activity, and a tenant's Activity tab (console_activity.go, views/activity)
+		{"GET /activity", manager, s.activityList},
+		{"GET /activity/tenants", manager, s.activityTenantSearch},
+		{"GET /activity/live", manager, s.activityLive},
+		{"GET /activity/export.csv", manager, s.activityExportCSV},
+		{"GET /activity/export.ndjson", manager, s.activityExportNDJSON},
+		{"GET /activity/{id}", manager, s.activityShow},
+		{"GET /tenants/{id}/activity", manager, s.tenantActivity},
+
 	}
 }
 
@@ -106,6 +116,9 @@ func (s *Server) routes() http.Handler {
 	// The API authenticates with bearer tokens, never cookies, so cross-site requests carry no
 	// ambient authority: it does its own CORS instead of the Console's cross-origin protection.
 	mux.Handle("/api/", s.api)
+	// The tenant portal (portal.go) authenticates with its own session cookie, changes nothing
+	// (GET only) and sets its own framing policy.
+	mux.Handle("/portal/", s.portal())
 
 	console := http.NewServeMux()
 	for _, rt := range s.consoleRoutes() {

@@ -62,8 +62,10 @@ func New(cfg *config.Config, db *store.DB, log *slog.Logger) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Run listens on the configured address until ctx ends, then shuts down gracefully, letting
-// requests in flight finish (up to 15 s).
+// requests in flight finish (up to 15 s). It also runs the flow workers, which execute queued
+// flow runs (of any workspace, shared with other processes on the database) until ctx ends.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
+	s.api.Runner().Work(ctx, 2)
 	return Serve(ctx, s.cfg.Addr, s, s.log, ready)
 }
 

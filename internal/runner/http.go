@@ -230,7 +230,7 @@ func build(call Call) (*http.Request, time.Duration, error) {
 	}
 	timeout := DefaultTimeout
 	if t, ok := cfg["timeoutSeconds"].(float64); ok && t > 0 {
-		timeout = time.Duration(t * float64(time.Second))
+		timeout = time.Duration(min(t, MaxTimeout.Seconds()) * float64(time.Second)) // clamp first: a huge float overflows Duration
 	}
 	if timeout > MaxTimeout {
 		timeout = MaxTimeout

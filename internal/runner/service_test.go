@@ -39,7 +39,10 @@ type env struct {
 	delay    time.Duration
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newBenchEnv(t) }
+
+// newBenchEnv builds the env for a test or a benchmark.
+func newBenchEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{url: testdb.URL(t), lastReq: make(chan *http.Request, 200)}
 	e.keys, _ = secrets.ParseKeyRing(secrets.GenerateKeySpec("test"))
@@ -86,6 +89,8 @@ func newEnv(t *testing.T) *env {
 		for _, el := range []store.ElementInput{
 			{Kind: tenancy.KindAction, Key: "list-deals", Type: "http-request", IntegrationID: in.ID,
 				Config: map[string]any{"method": "GET", "path": "/deals", "query": map[string]any{"limit": "100", "owner": "{{input.owner}}"}, "credits": 1}},
+			{Kind: tenancy.KindAction, Key: "list-deals-free", Type: "http-request", IntegrationID: in.ID,
+				Config: map[string]any{"method": "GET", "path": "/deals", "query": map[string]any{"limit": "100", "owner": "{{input.owner}}"}}},
 			{Kind: tenancy.KindAction, Key: "mapped", Type: "http-request", IntegrationID: in.ID,
 				Config: map[string]any{"method": "GET", "path": "/contacts", "outputMapping": "contact-fields"}},
 			{Kind: tenancy.KindAction, Key: "broken", Type: "http-request", IntegrationID: in.ID, Config: map[string]any{"method": "GET", "path": "/fail"}},
@@ -116,7 +121,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // open connects to the test database with a pool of its own: another "process".
-func (e *env) open(t *testing.T) *store.DB {
+func (e *env) open(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), e.url, e.keys, nil)
 	if err != nil {
@@ -129,14 +134,14 @@ func (e *env) open(t *testing.T) *store.DB {
 	return db
 }
 
-func (e *env) wide(t *testing.T, fn func(tx *store.Tx) error) {
+func (e *env) wide(t testing.TB, fn func(tx *store.Tx) error) {
 	t.Helper()
 	if err := e.db.InScope(context.Background(), tenancy.SystemScope(e.ws.ID), fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 

@@ -107,7 +107,7 @@ func seedActivity(b *testing.B, db *store.DB, n int) (tenancy.Scope, uuid.UUID, 
 						'{"input":{"limit":100}}', i %% 900
 					FROM (SELECT i, 1 + ((i * 7919) %% 10000) AS t, md5(i::text) AS h,
 					             '%s'::timestamptz + ((i - %d)::float8 / %d) * ('%s'::timestamptz - '%s'::timestamptz) AS ts
-					      FROM generate_series(%d, %d) i) s`, name, ws.ID,
+					      FROM generate_series(%d::bigint, %d::bigint) i) s`, name, ws.ID,
 						wk.from.Format(time.RFC3339Nano), bases[wi]+1, wk.rows, wk.to.Format(time.RFC3339Nano), wk.from.Format(time.RFC3339Nano),
 						bases[wi]+1, bases[wi]+wk.rows),
 					`ALTER TABLE ` + name + ` ENABLE ROW LEVEL SECURITY`,

@@ -399,3 +399,33 @@ func TestActivityRetentionAndPartitions(t *testing.T) {
 		t.Error("no partition 14 days ahead")
 	}
 }
+
+// Search words go through the parser that indexed the messages, so hyphenated words and their
+// prefixes are found, and tsquery syntax in a search is only text.
+func TestActivitySearchFindsHyphenatedWords(t *testing.T) {
+	e := newActivityEnv(t)
+	wide := tenancy.WorkspaceScope(e.ws.ID, tenancy.Actor{Type: tenancy.ActorManager, Role: tenancy.RoleAdmin})
+	target := entry{id: tenancy.NewID(), at: time.Now().Add(-time.Minute), typ: "action.run", status: "error", actor: "system",
+		message: "Action create-invoice failed: timeout after 30 s for cust-4217 in 12 ms"}
+	e.insert(t, e.ws.ID, target)
+	for q, want := range map[string]bool{
+		"cust-4217":               true,
+		"cust-421":                true,
+		"create-invoice timeout":  true,
+		"TIMEOUT cust-4217":       true,
+		"cust-999":                false,
+		"timeout & !deals":        false, // '&' and '!' are text, not operators: "deals" must match too
+		"create-invoice' | 'x":    true,  // quotes and '|' stripped: create-invoice x… — no 'x' word: false below
+		"invoice:* <-> (timeout)": true,
+		"\\' OR 1=1 --":           false,
+	} {
+		got := e.all(t, wide, store.ActivityFilter{Text: q})
+		found := slices.Contains(got, target.id)
+		if q == "create-invoice' | 'x" {
+			want = false // "x" is a word of its own and no message has a word starting with x
+		}
+		if found != want {
+			t.Errorf("search %q: found %v, want %v (%d results)", q, found, want, len(got))
+		}
+	}
+}

@@ -292,28 +292,39 @@ func (tx *Tx) CreateTenantElement(ctx context.Context, tenantID uuid.UUID, in El
 }
 
 // EffectiveElement is the element a tenant's run uses: the connection's customization, else the
-// tenant-wide one (or the tenant's own element), else the template — resolved.
+// tenant-wide one (or the tenant's own element), else the template — resolved. Every candidate
+// comes back from one query, and resolving them needs no other (but a universe parent's config).
 func (tx *Tx) EffectiveElement(ctx context.Context, at TenantElementAt) (*tenancy.Element, error) {
-	if at.ConnectionID != uuid.Nil {
-		e, err := tx.TenantLevelElement(ctx, at)
-		if err != tenancy.ErrNotFound {
-			return e, err
-		}
-	}
-	wide := at
-	wide.ConnectionID, wide.InstanceKey = uuid.Nil, ""
-	e, err := tx.TenantLevelElement(ctx, wide)
-	if err != tenancy.ErrNotFound {
-		return e, err
-	}
-	t, err := tx.Element(ctx, at.Kind, at.Key)
+	els, err := tx.queryElements(ctx, elementSelect+` WHERE e.workspace_id = $1 AND e.kind = $2 AND e.key = $3
+		AND (e.tenant_id IS NULL OR (e.tenant_id = $4 AND e.instance_key IN ('', $6)
+			AND (e.connection_id IS NULL OR e.connection_id = $5)))`,
+		tx.Scope.WorkspaceID, string(at.Kind), at.Key, at.TenantID, nullUUID(at.ConnectionID), at.InstanceKey)
 	if err != nil {
 		return nil, err
 	}
-	if t.ArchivedAt != nil {
-		return nil, tenancy.ErrNotFound
+	var template, wide, conn *tenancy.Element
+	for _, e := range els {
+		switch {
+		case e.IsTemplate():
+			template = e
+		case e.ConnectionID == uuid.Nil && e.InstanceKey == "":
+			wide = e
+		case at.ConnectionID != uuid.Nil && e.ConnectionID == at.ConnectionID && e.InstanceKey == at.InstanceKey:
+			conn = e
+		}
 	}
-	return t, nil
+	if err := tx.resolve(ctx, els); err != nil {
+		return nil, err
+	}
+	switch {
+	case conn != nil:
+		return conn, nil
+	case wide != nil:
+		return wide, nil
+	case template != nil && template.ArchivedAt == nil:
+		return template, nil
+	}
+	return nil, tenancy.ErrNotFound
 }
 
 // TenantElement finds a tenant-level element of kind by id.

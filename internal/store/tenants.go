@@ -452,3 +452,27 @@ func (d *DB) ExplainTenantList(ctx context.Context, scope tenancy.Scope, f Tenan
 	})
 	return plan.String(), err
 }
+
+// TenantIdentity is a tenant's id, internalId and name, for labelling rows that name tenants.
+type TenantIdentity struct {
+	ID         uuid.UUID `db:"id"`
+	InternalID string    `db:"internal_id"`
+	Name       string    `db:"name"`
+}
+
+// TenantIdentities reads the identities of the given tenants in one query (those in scope).
+func (tx *Tx) TenantIdentities(ctx context.Context, ids []uuid.UUID) ([]TenantIdentity, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	strs := make([]string, len(ids))
+	for i, id := range ids {
+		strs[i] = id.String()
+	}
+	var out []TenantIdentity
+	if err := tx.SelectContext(ctx, &out, `SELECT id, internal_id, name FROM tenants
+		WHERE workspace_id = $1 AND id = ANY($2::uuid[])`, tx.Scope.WorkspaceID, pq.Array(strs)); err != nil {
+		return nil, fmt.Errorf("tenant identities: %w", err)
+	}
+	return out, nil
+}

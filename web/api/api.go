@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"tenantry/internal/auth"
+	"tenantry/internal/runner"
 	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
 )
@@ -22,6 +23,7 @@ type API struct {
 	verifier    *auth.Verifier
 	provisioner *auth.Provisioner
 	log         *slog.Logger
+	runs        *runner.Service
 	handler     http.Handler
 }
 
@@ -32,6 +34,7 @@ func New(db *store.DB, log *slog.Logger) *API {
 		verifier:    auth.NewVerifier(db.LookupWorkspaceByKey),
 		provisioner: auth.NewProvisioner(db),
 		log:         log,
+		runs:        runner.NewService(db, log),
 	}
 	a.handler = a.routes()
 	return a
@@ -39,6 +42,10 @@ func New(db *store.DB, log *slog.Logger) *API {
 
 // ServeHTTP serves a request whose path starts with /api.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// Runner is the API's action and flow runner. Its flow workers must be started once per server
+// process (Runner().Work) for queued flow runs to execute.
+func (a *API) Runner() *runner.Service { return a.runs }
 
 // Verifier exposes the token verifier (for the tenant portal, which accepts the same tokens).
 func (a *API) Verifier() *auth.Verifier { return a.verifier }

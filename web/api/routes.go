@@ -57,6 +57,8 @@ func (a *API) Routes() []Route {
 	rs = append(rs, a.elementRoutes()...)
 	rs = append(rs, a.connectionRoutes()...)
 	rs = append(rs, a.instanceRoutes()...)
+	rs = append(rs, a.activityRoutes()...)
+	rs = append(rs, a.runRoutes()...)
 	return rs
 }
 
@@ -72,12 +74,17 @@ func (a *API) routes() http.Handler {
 	return mux
 }
 
-// endpoint wraps a handler with authentication, the origin check and error writing.
+// endpoint wraps a handler with authentication, the origin check, the request rate limits
+// (ratelimit.go) and error writing.
 func (a *API) endpoint(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !rt.Public {
 			c, err := a.authenticate(w, r)
 			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			if err := a.limitRate(w, r, c); err != nil {
 				a.fail(w, r, err)
 				return
 			}
@@ -89,10 +96,11 @@ func (a *API) endpoint(rt Route) http.Handler {
 	})
 }
 
-// fail writes err in the SDK's error shape; a 5xx is logged here, once.
+// fail writes err in the SDK's error shape; a server error is logged here, once (an external
+// app's failure, a 502/504 of type action_run, is not ours: the activity log has it).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)
-	if e.Status >= 500 {
+	if e.Status >= 500 && e.Type == "internal" {
 		a.log.ErrorContext(r.Context(), "api error", "request_id", tenancy.RequestID(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "err", err)
 	}
