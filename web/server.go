@@ -65,7 +65,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // requests in flight finish (up to 15 s). It also runs the flow workers, which execute queued
 // flow runs (of any workspace, shared with other processes on the database) until ctx ends.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
-	s.api.Runner().Work(ctx, 2)
+	// Flow workers stop with ctx; Run waits for them (a step in flight finishes or is left for the
+	// next claim) so nothing uses the database after the caller closes it.
+	wait := s.api.Runner().Work(ctx, 2)
+	defer wait()
 	return Serve(ctx, s.cfg.Addr, s, s.log, ready)
 }
 

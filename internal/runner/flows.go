@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,6 +59,9 @@ func (s *Service) StartFlow(ctx context.Context, scope tenancy.Scope, f FlowStar
 			ConnectionID: conn.ID, InstanceKey: f.InstanceKey})
 		if err != nil {
 			return err
+		}
+		if flow.IntegrationID != uuid.Nil && flow.IntegrationID != conn.IntegrationID {
+			return &SelectionError{Message: fmt.Sprintf("flow %s belongs to another integration than connection %s (%s)", f.Key, conn.Name, conn.IntegrationKey)}
 		}
 		steps, err := flowSteps(flow)
 		if err != nil {
@@ -117,9 +121,13 @@ func flowSteps(flow *tenancy.Element) ([]tenancy.FlowStep, error) {
 
 // Work runs flow runs until ctx ends, with n workers; each claims the oldest runnable queued run
 // of any workspace (none of one connection at once, across processes), or sleeps until poked.
-func (s *Service) Work(ctx context.Context, n int) {
+// The returned func waits for the workers to return once ctx has ended.
+func (s *Service) Work(ctx context.Context, n int) (wait func()) {
+	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			for ctx.Err() == nil {
 				ws, id, ok, err := s.db.ClaimFlowRun(ctx, StaleAfter)
 				if err != nil && ctx.Err() == nil {
@@ -138,6 +146,7 @@ func (s *Service) Work(ctx context.Context, n int) {
 			}
 		}()
 	}
+	return wg.Wait
 }
 
 // execute runs a claimed run's unfinished steps.
@@ -248,10 +257,14 @@ func runError(err error) tenancy.RunError {
 	var ce *store.CreditsExceededError
 	switch {
 	case errors.As(err, &ue):
-		return tenancy.RunError{Type: "external_app", Key: "external_app_error", Message: err.Error(),
+		return tenancy.RunError{Type: "action_run", Key: "external_app_error", Message: err.Error(),
 			Data: map[string]any{"status": ue.Status, "body": ue.Body}}
 	case errors.As(err, &ce):
-		return tenancy.RunError{Type: "bad_request", Key: "ai_credits_exceeded", Message: err.Error()}
+		data := map[string]any{"limit": ce.Limit, "used": ce.Used, "requested": ce.Requested, "scope": ce.Scope}
+		if ce.FreeAt != nil {
+			data["freeAt"] = ce.FreeAt
+		}
+		return tenancy.RunError{Type: "bad_request", Key: "ai_credits_exceeded", Message: err.Error(), Data: data}
 	}
 	return tenancy.RunError{Type: "bad_request", Key: "run_failed", Message: err.Error()}
 }

@@ -77,6 +77,9 @@ type prepared struct {
 	creds       map[string]any
 	mapping     map[string]any
 	credits     float64
+	// apiKeyHeader is the header an api-key-header integration sends the key in: the
+	// integration's connector element says (config.apiKeyHeader), else X-API-Key.
+	apiKeyHeader string
 }
 
 // RunAction runs an action for the scope's tenant (or, for a workspace scope, the connection's).
@@ -89,11 +92,6 @@ func (s *Service) RunAction(ctx context.Context, scope tenancy.Scope, run Action
 		return err
 	}); err != nil {
 		return nil, err
-	}
-	tenantScope := scope
-	if scope.WorkspaceWide() {
-		tenantScope.TenantID = p.conn.TenantID
-		// The workspace token acts for the tenant that owns the connection; the entry says so.
 	}
 	if p.credits > 0 {
 		err := s.db.InScope(ctx, scope, func(tx *store.Tx) error {
@@ -130,7 +128,7 @@ func (s *Service) RunAction(ctx context.Context, scope tenancy.Scope, run Action
 	}
 	start := time.Now()
 	res, runErr := s.http.Do(ctx, Call{
-		Integration: Integration{Key: p.integration.Key, BaseURL: p.integration.BaseURL, AuthType: p.integration.AuthType},
+		Integration: Integration{Key: p.integration.Key, BaseURL: p.integration.BaseURL, AuthType: p.integration.AuthType, APIKeyHeader: p.apiKeyHeader},
 		Config:      p.action.Effective, Data: data, Credentials: p.creds,
 	})
 	dur := time.Since(start)
@@ -227,6 +225,15 @@ func (s *Service) prepare(ctx context.Context, tx *store.Tx, scope tenancy.Scope
 	}
 	if p.integration, err = tx.Integration(ctx, p.conn.IntegrationID.String()); err != nil {
 		return p, err
+	}
+	if p.integration.AuthType == "api-key-header" {
+		connectors, err := tx.ListElements(ctx, store.ElementFilter{Kind: tenancy.KindConnector, IntegrationID: p.integration.ID, Limit: 1})
+		if err != nil {
+			return p, err
+		}
+		if len(connectors.Items) > 0 {
+			p.apiKeyHeader, _ = connectors.Items[0].Effective["apiKeyHeader"].(string)
+		}
 	}
 	if p.tenant, err = tx.Tenant(ctx, p.conn.TenantID.String()); err != nil {
 		return p, err

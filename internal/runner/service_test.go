@@ -408,3 +408,35 @@ func waitRun(t *testing.T, e *env, id uuid.UUID) *tenancy.FlowRun {
 	t.Fatalf("run %s did not end", id)
 	return nil
 }
+
+// An api-key-header integration sends the key in the header its connector element names.
+func TestAPIKeyHeaderComesFromTheConnector(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.wide(t, func(tx *store.Tx) error {
+		in, err := tx.CreateIntegration(ctx, store.IntegrationInput{Key: "keyed", Name: "Keyed", BaseURL: e.up.URL + "/api", AuthType: "api-key-header"})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateElement(ctx, store.ElementInput{Kind: tenancy.KindConnector, Key: "keyed-connector", IntegrationID: in.ID,
+			Config: map[string]any{"apiKeyHeader": "X-Keyed-Token"}}); err != nil {
+			return err
+		}
+		if _, err := tx.CreateElement(ctx, store.ElementInput{Kind: tenancy.KindAction, Key: "keyed-list", Type: "http-request", IntegrationID: in.ID,
+			Config: map[string]any{"method": "GET", "path": "/k"}}); err != nil {
+			return err
+		}
+		_, err = tx.CreateConnection(ctx, store.NewConnection{TenantID: e.a.ID, IntegrationID: in.ID, Name: "K", Credentials: map[string]any{"apiKey": "k-123"}})
+		return err
+	})
+	for len(e.lastReq) > 0 {
+		<-e.lastReq
+	}
+	if _, err := e.svc.RunAction(ctx, e.scope(e.a), runner.ActionRun{Key: "keyed-list"}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-e.lastReq
+	if r.Header.Get("X-Keyed-Token") != "k-123" || r.Header.Get("X-API-Key") != "" {
+		t.Errorf("headers %v", r.Header)
+	}
+}

@@ -290,7 +290,7 @@ var tenantTables = []tenantTable{
 		selfInsert: true},
 	{name: "rate_limit_counters", keys: []string{"scope_key", "workspace_id"}, inA: "workspace_id = {W1} AND scope_key = {A}::text",
 		inW1: "workspace_id = {W1}", of: "scope_key = {X}::text", set: "count = count", move: "scope_key = {B}::text",
-		insert: `INSERT INTO rate_limit_counters (workspace_id, scope_key, window_start) VALUES ({WS}, {X}::text, now() + random() * interval '1 day')`,
+		insert:     `INSERT INTO rate_limit_counters (workspace_id, scope_key, window_start) VALUES ({WS}, {X}::text, now() + random() * interval '1 day')`,
 		selfInsert: true},
 	{name: "activity_log", keys: []string{"id"}, inA: "tenant_id = {A}", inW1: "workspace_id = {W1}", of: "tenant_id = {X}",
 		set: "message = message", appendOnly: true,

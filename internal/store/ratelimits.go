@@ -35,18 +35,18 @@ func (d *DB) CountRequest(ctx context.Context, scope tenancy.Scope, s tenancy.Se
 	if perTenant == nil && perWorkspace == nil {
 		return &RateDecision{Allowed: true}, nil
 	}
-	window := time.Now().UTC().Truncate(time.Minute)
-	// Every value inlined is produced by the server (UUIDs, a formatted time), never request input.
-	ts := quoteLiteral(window.Format(time.RFC3339))
+	// The window comes from the database's clock, which every process shares (their own clocks
+	// may drift apart). Every value inlined is produced by the server (UUIDs), never request input.
+	ts := `date_trunc('minute', now())`
 	var q string
 	if perTenant != nil {
 		q = `WITH t AS (INSERT INTO rate_limit_counters (workspace_id, scope_key, window_start, count)
-			VALUES (` + quoteLiteral(scope.WorkspaceID.String()) + `::uuid, ` + quoteLiteral(scope.TenantID.String()) + `, ` + ts + `::timestamptz, 1)
+			VALUES (` + quoteLiteral(scope.WorkspaceID.String()) + `::uuid, ` + quoteLiteral(scope.TenantID.String()) + `, ` + ts + `, 1)
 			ON CONFLICT (workspace_id, scope_key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1
-			RETURNING scope_key, count) SELECT scope_key, count FROM t`
+			RETURNING scope_key, count) SELECT scope_key, count, ` + ts + ` FROM t`
 	}
 	if perWorkspace != nil {
-		w := `SELECT '*', app_private.count_workspace_request(` + ts + `::timestamptz)`
+		w := `SELECT '*', app_private.count_workspace_request(` + ts + `), ` + ts
 		if q == "" {
 			q = w
 		} else {
@@ -54,16 +54,18 @@ func (d *DB) CountRequest(ctx context.Context, scope tenancy.Scope, s tenancy.Se
 			q += ` UNION ALL ` + w + fmt.Sprintf(` FROM t WHERE t.count <= %d`, *perTenant)
 		}
 	}
-	dec := &RateDecision{Allowed: true, Reset: window.Add(time.Minute)}
+	dec := &RateDecision{Allowed: true}
 	first := true
 	// ReadScoped's single message is one implicit transaction: the upsert commits with it.
 	err := d.ReadScoped(ctx, scope, q, func(rows *sqlx.Rows) error {
 		for rows.Next() {
 			var key string
 			var n int
-			if err := rows.Scan(&key, &n); err != nil {
+			var window time.Time
+			if err := rows.Scan(&key, &n, &window); err != nil {
 				return err
 			}
+			dec.Reset = window.Add(time.Minute)
 			limit, which := 0, "tenant"
 			if key == "*" {
 				limit, which = *perWorkspace, "workspace"
