@@ -180,42 +180,65 @@ func (s *Service) prepare(ctx context.Context, tx *store.Tx, scope tenancy.Scope
 	if !tenancy.ValidKey(run.Key) {
 		return p, tenancy.ErrNotFound
 	}
-	// The action's template (or, without one, the tenant's own element) tells its integration.
-	var integrationID uuid.UUID
-	template, err := tx.Element(ctx, tenancy.KindAction, run.Key)
-	switch {
-	case err == nil:
-		integrationID = template.IntegrationID
-	case errors.Is(err, tenancy.ErrNotFound) && !scope.WorkspaceWide():
-		own, err2 := tx.TenantLevelElement(ctx, store.TenantElementAt{TenantID: scope.TenantID, Kind: tenancy.KindAction, Key: run.Key})
-		if err2 != nil {
-			return p, err2
-		}
-		integrationID = own.IntegrationID
-	default:
-		return p, err
-	}
+	var expect uuid.UUID // the integration the caller named, if any
 	if run.Integration != "" {
 		in, err := tx.Integration(ctx, run.Integration)
-		if err != nil || (integrationID != uuid.Nil && in.ID != integrationID) {
+		if err != nil {
 			return p, tenancy.ErrNotFound
 		}
-		integrationID = in.ID
+		expect = in.ID
 	}
-	p.conn, err = s.chooseConnection(ctx, tx, scope, run, integrationID)
+	// The connection: named (one query reads it with its integration, tenant fields and
+	// credentials), or the tenant's only usable one to the action's integration.
+	sel := run.Connection
+	if run.ConnectionID != uuid.Nil {
+		sel = run.ConnectionID.String()
+	}
+	if sel == "" {
+		if scope.WorkspaceWide() {
+			return p, &SelectionError{Message: "a workspace token must name the connection to run on (connectionId)"}
+		}
+		integrationID := expect
+		if integrationID == uuid.Nil {
+			// The action's template (or, without one, the tenant's own element) tells its integration.
+			template, err := tx.Element(ctx, tenancy.KindAction, run.Key)
+			switch {
+			case err == nil:
+				integrationID = template.IntegrationID
+			case errors.Is(err, tenancy.ErrNotFound):
+				own, err2 := tx.TenantLevelElement(ctx, store.TenantElementAt{TenantID: scope.TenantID, Kind: tenancy.KindAction, Key: run.Key})
+				if err2 != nil {
+					return p, err2
+				}
+				integrationID = own.IntegrationID
+			default:
+				return p, err
+			}
+		}
+		c, err := s.onlyConnection(ctx, tx, scope, integrationID)
+		if err != nil {
+			return p, err
+		}
+		sel = c.ID.String()
+	}
+	rc, err := tx.ConnectionForRun(ctx, sel)
 	if err != nil {
 		return p, err
 	}
+	p.conn = rc.Connection
 	if !p.conn.Connected() {
 		return p, fmt.Errorf("%w: %s is %s", ErrDisconnected, p.conn.Name, connState(p.conn))
 	}
-	if integrationID != uuid.Nil && p.conn.IntegrationID != integrationID {
-		return p, &SelectionError{Message: fmt.Sprintf("connection %s is to %s, not to the action's integration", p.conn.Name, p.conn.IntegrationKey)}
+	if expect != uuid.Nil && p.conn.IntegrationID != expect {
+		return p, &SelectionError{Message: fmt.Sprintf("connection %s is to %s, not to the integration named", p.conn.Name, p.conn.IntegrationKey)}
 	}
 	p.action, err = tx.EffectiveElement(ctx, store.TenantElementAt{TenantID: p.conn.TenantID, Kind: tenancy.KindAction, Key: run.Key,
 		ConnectionID: p.conn.ID, InstanceKey: run.InstanceKey})
 	if err != nil {
 		return p, err
+	}
+	if p.action.IntegrationID != uuid.Nil && p.action.IntegrationID != p.conn.IntegrationID {
+		return p, &SelectionError{Message: fmt.Sprintf("connection %s is to %s, not to the action's integration", p.conn.Name, p.conn.IntegrationKey)}
 	}
 	if p.action.Type != "http-request" {
 		return p, &ConfigError{Message: fmt.Sprintf("action %s is of type %q, which Tenantry cannot run (only http-request)", run.Key, p.action.Type)}
@@ -223,9 +246,8 @@ func (s *Service) prepare(ctx context.Context, tx *store.Tx, scope tenancy.Scope
 	if c, ok := p.action.Effective["credits"].(float64); ok {
 		p.credits = c
 	}
-	if p.integration, err = tx.Integration(ctx, p.conn.IntegrationID.String()); err != nil {
-		return p, err
-	}
+	p.integration = &tenancy.Integration{ID: p.conn.IntegrationID, Key: p.conn.IntegrationKey, Name: p.conn.IntegrationName,
+		BaseURL: rc.BaseURL, AuthType: rc.AuthType}
 	if p.integration.AuthType == "api-key-header" {
 		connectors, err := tx.ListElements(ctx, store.ElementFilter{Kind: tenancy.KindConnector, IntegrationID: p.integration.ID, Limit: 1})
 		if err != nil {
@@ -235,14 +257,8 @@ func (s *Service) prepare(ctx context.Context, tx *store.Tx, scope tenancy.Scope
 			p.apiKeyHeader, _ = connectors.Items[0].Effective["apiKeyHeader"].(string)
 		}
 	}
-	if p.tenant, err = tx.Tenant(ctx, p.conn.TenantID.String()); err != nil {
-		return p, err
-	}
-	creds, _, err := tx.OpenConnectionCredentials(ctx, p.conn.ID)
-	if err != nil {
-		return p, err
-	}
-	p.creds, _ = creds.(map[string]any)
+	p.tenant = &tenancy.Tenant{ID: p.conn.TenantID, InternalID: p.conn.TenantInternal, Name: p.conn.TenantName, Fields: rc.TenantFields}
+	p.creds, _ = rc.Credentials.(map[string]any)
 	if p.creds == nil {
 		p.creds = map[string]any{}
 	}
@@ -256,17 +272,8 @@ func (s *Service) prepare(ctx context.Context, tx *store.Tx, scope tenancy.Scope
 	return p, nil
 }
 
-// chooseConnection finds the connection a run uses: the one named, or the tenant's only usable
-// connection to the integration.
-func (s *Service) chooseConnection(ctx context.Context, tx *store.Tx, scope tenancy.Scope, run ActionRun, integrationID uuid.UUID) (*tenancy.Connection, error) {
-	switch {
-	case run.ConnectionID != uuid.Nil:
-		return tx.Connection(ctx, run.ConnectionID.String())
-	case run.Connection != "":
-		return tx.Connection(ctx, run.Connection)
-	case scope.WorkspaceWide():
-		return nil, &SelectionError{Message: "a workspace token must name the connection to run on (connectionId)"}
-	}
+// onlyConnection is the tenant's only usable connection to the integration.
+func (s *Service) onlyConnection(ctx context.Context, tx *store.Tx, scope tenancy.Scope, integrationID uuid.UUID) (*tenancy.Connection, error) {
 	yes := true
 	page, err := tx.ListConnections(ctx, store.ConnectionFilter{TenantID: scope.TenantID, IntegrationID: integrationID, Connected: &yes, Limit: 10})
 	if err != nil {

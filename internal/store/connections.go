@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"tenantry/internal/tenancy"
 )
@@ -409,3 +410,59 @@ func (tx *Tx) TouchConnection(ctx context.Context, id uuid.UUID) error {
 		AND (last_active_at IS NULL OR last_active_at < now() - interval '1 minute')`, tx.Scope.WorkspaceID, id)
 	return err
 }
+
+// RunConnection is what a run needs of its connection, read in one query: the connection, its
+// integration's base URL and auth type, its tenant's fields, and its credentials (decrypted in
+// memory; no read is recorded — the run records itself).
+type RunConnection struct {
+	*tenancy.Connection
+	BaseURL      string
+	AuthType     string
+	TenantFields map[string]any
+	Credentials  any
+}
+
+// ConnectionForRun reads a connection by id, or by key among the scope tenant's, for a run.
+func (tx *Tx) ConnectionForRun(ctx context.Context, selector string) (*RunConnection, error) {
+	cols := strings.Replace(connectionSelect, "SELECT ", "SELECT i.base_url, i.auth_type, t.fields, c.credentials_enc, ", 1)
+	var row *sqlx.Row
+	if id, err := uuid.Parse(selector); err == nil {
+		row = tx.QueryRowxContext(ctx, cols+` WHERE c.workspace_id = $1 AND c.id = $2`, tx.Scope.WorkspaceID, id)
+	} else if !tx.Scope.WorkspaceWide() {
+		row = tx.QueryRowxContext(ctx, cols+` WHERE c.workspace_id = $1 AND c.tenant_id = $2 AND c.key = $3`,
+			tx.Scope.WorkspaceID, tx.Scope.TenantID, selector)
+	} else {
+		return nil, tenancy.ErrNotFound
+	}
+	rc := &RunConnection{}
+	var fields, enc []byte
+	c, err := scanConnection(prefixScanner{row: row, prefix: []any{&rc.BaseURL, &rc.AuthType, &fields, &enc}})
+	if notFound(err) {
+		return nil, tenancy.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	rc.Connection = c
+	if err := json.Unmarshal(fields, &rc.TenantFields); err != nil {
+		return nil, fmt.Errorf("tenant fields: %w", err)
+	}
+	if enc != nil {
+		plain, err := tx.db.keys.Open(enc, connectionAAD(tx.Scope.WorkspaceID, c.TenantID, c.ID))
+		if err != nil {
+			return nil, fmt.Errorf("connection %s credentials: %w", c.ID, err)
+		}
+		if err := json.Unmarshal(plain, &rc.Credentials); err != nil {
+			return nil, fmt.Errorf("connection %s credentials: %w", c.ID, err)
+		}
+	}
+	return rc, nil
+}
+
+// prefixScanner scans the leading columns into prefix and hands the rest to the caller's Scan.
+type prefixScanner struct {
+	row    *sqlx.Row
+	prefix []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.row.Scan(append(p.prefix, dest...)...) }
