@@ -29,6 +29,7 @@ import (
 	"tenantry/internal/tenancy"
 	"tenantry/views/layout"
 	"tenantry/views/tenants"
+	"tenantry/views/usage"
 )
 
 // maxSearch bounds the search text: a longer one matches nothing a person typed.
@@ -318,6 +319,7 @@ type tenantData struct {
 	t     *tenancy.Tenant
 	ws    *tenancy.Workspace
 	used  float64
+	days  []store.CreditDay // the chart's 30 days
 	conns int
 }
 
@@ -338,6 +340,9 @@ func (d *tenantData) load(ctx context.Context, tx *store.Tx, selector string) er
 		return err
 	}
 	if d.used, err = tx.TenantCreditUsage(ctx, d.t.ID); err != nil {
+		return err
+	}
+	if d.days, err = tx.CreditUsageByDay(ctx, d.t.ID); err != nil {
 		return err
 	}
 	d.conns, err = tx.CountActiveConnections(ctx, d.t.ID)
@@ -383,6 +388,12 @@ func (d *tenantData) credits(write bool) tenants.CreditsView {
 	if v.Own != nil {
 		v.Limit = strconv.FormatFloat(*v.Own, 'f', -1, 64)
 	}
+	label := "Limit"
+	if v.Own == nil {
+		label = "Workspace default limit"
+	}
+	v.Chart = usage.New(usage.Input{ID: "tenant-usage", Subject: d.identity().DisplayName(), Days: usageDays(d.days),
+		Used: d.used, Limit: v.Effective(), LimitLabel: label, Today: time.Now().UTC()})
 	return v
 }
 

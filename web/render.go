@@ -28,6 +28,7 @@ func nav(active string) []layout.NavItem {
 		{Label: "Tenants", Href: "/tenants"},
 		{Label: "Connections", Href: "/connections"},
 		{Label: "Activity", Href: "/activity"},
+		{Label: "Usage", Href: "/usage"},
 		{Label: "Integrations", Href: "/integrations"},
 		{Label: "Elements", Href: "/elements"},
 		{Label: "Universe", Href: "/universe"},

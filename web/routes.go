@@ -103,6 +103,8 @@ func (s *Server) consoleRoutes() []route {
 		{"GET /activity/{id}", manager, s.activityShow},
 		{"GET /tenants/{id}/activity", manager, s.tenantActivity},
 
+		// Usage: the workspace's AI credits and its top tenants (console_usage.go, views/usage)
+		{"GET /usage", manager, s.usagePage},
 	}
 }
 

@@ -123,8 +123,10 @@ type CreditDay struct {
 // CreditUsageByDay returns the last 30 days of usage, one entry per day (zero days included),
 // for one tenant or (TenantID Nil, workspace-wide scopes) the whole workspace.
 func (tx *Tx) CreditUsageByDay(ctx context.Context, tenantID uuid.UUID) ([]CreditDay, error) {
-	rows, err := tx.QueryxContext(ctx, `SELECT d::date, coalesce(sum(l.credits), 0)
-		FROM generate_series((now() AT TIME ZONE 'UTC')::date - 29, (now() AT TIME ZONE 'UTC')::date, interval '1 day') d
+	// Days are UTC days whatever the session's time zone: d is a UTC midnight as timestamptz.
+	rows, err := tx.QueryxContext(ctx, `SELECT (d AT TIME ZONE 'UTC')::date, coalesce(sum(l.credits), 0)
+		FROM generate_series(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '29 days',
+			date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', interval '1 day') d
 		LEFT JOIN ai_credit_ledger l ON l.workspace_id = $1 AND ($2::uuid IS NULL OR l.tenant_id = $2)
 			AND l.created_at >= d AND l.created_at < d + interval '1 day'
 		GROUP BY d ORDER BY d`, tx.Scope.WorkspaceID, nullUUID(tenantID))
@@ -177,4 +179,16 @@ func (tx *Tx) TopCreditTenants(ctx context.Context, n int) ([]TenantCredits, err
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// WorkspaceCreditUsage sums every tenant's credits over the rolling window (a workspace-wide
+// scope; a tenant scope sees only its own rows).
+func (tx *Tx) WorkspaceCreditUsage(ctx context.Context) (float64, error) {
+	var used float64
+	err := tx.GetContext(ctx, &used, `SELECT coalesce(sum(credits), 0) FROM ai_credit_ledger
+		WHERE workspace_id = $1 AND created_at > now() - interval '30 days'`, tx.Scope.WorkspaceID)
+	if err != nil {
+		return 0, fmt.Errorf("workspace credit usage: %w", err)
+	}
+	return used, nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+
+	"tenantry/views/usage"
 )
 
 // DefaultPageSize is how many tenants a list page shows unless the URL says otherwise.
@@ -271,6 +273,7 @@ type CreditsView struct {
 	Own       *float64 // the tenant's own limit
 	Default   *float64 // the workspace's default per-tenant limit
 	Used      float64  // over the rolling 30 days
+	Chart     usage.Chart
 	Error     string
 	CanWrite  bool
 	Autofocus bool
