@@ -3,7 +3,23 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
-.PHONY: run build test test-go test-sdk lint generate check-generated css bench help
+.PHONY: run build test test-go test-sdk lint generate check-generated css bench fuzz help
+
+# Fuzz targets (package:FuzzName), one per line. `make fuzz` runs each for FUZZTIME; `make test-go`
+# runs each for FUZZTIME_TEST. Their corpora are committed under <package>/testdata/fuzz/.
+FUZZ_TARGETS := \
+	./internal/auth:FuzzVerifyToken \
+	./internal/auth:FuzzVerifySignedClaims \
+	./internal/tenancy:FuzzValidateFields \
+	./internal/tenancy:FuzzMergeConfig \
+	./internal/runner:FuzzRender \
+	./internal/runner:FuzzBuildRequest \
+	./internal/store:FuzzParseCursor \
+	./internal/store:FuzzActivityFilterValidate \
+	./web/api:FuzzQueryList \
+	./web/api:FuzzQueryBoolean
+FUZZTIME      ?= 5s
+FUZZTIME_TEST ?= 2s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -17,8 +33,9 @@ build: ## build bin/tenantry
 test: lint check-generated test-go ## every test: lint, generated code in step, Go tests (+ SDK suite when Node is present)
 	@if command -v node >/dev/null; then $(MAKE) test-sdk; else echo "node not found: skipping the SDK suite"; fi
 
-test-go: ## the Go tests against a real PostgreSQL (TEST_DATABASE_URL, else the embedded cluster)
+test-go: ## the Go tests against a real PostgreSQL (TEST_DATABASE_URL, else the embedded cluster), then each fuzz target briefly
 	$(GO) test $(GOFLAGS) -count=1 -timeout 12m $(PKGS)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_TEST)
 
 test-sdk: ## Membrane's JavaScript SDK from npm against the real server (needs Node)
 	cd sdk-tests && npm ci --no-audit --no-fund --loglevel=error && node --test
@@ -38,6 +55,12 @@ check-generated: ## fail when committed templ output is out of step with the .te
 
 css: ## rebuild static/css/app.css from tailwind.config.js (needs `npm ci` once)
 	npx tailwindcss -c tailwind.config.js -i static/css/input.css -o static/css/app.css --minify
+
+fuzz: ## run every fuzz target for FUZZTIME (default 5s) each; a failing input is saved under testdata/fuzz/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test $(GOFLAGS) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 bench: ## Go benchmarks against a real PostgreSQL, then the wrk load run of GET /api/self beside pgbench
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS)

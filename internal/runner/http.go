@@ -159,20 +159,24 @@ func build(call Call) (*http.Request, time.Duration, error) {
 	}
 	method = strings.ToUpper(method)
 	rawPath, _ := cfg["path"].(string)
-	path, err := call.Data.RenderString(rawPath, url.PathEscape)
+	// Values are escaped into the path as whole segments' text: '/', '?', '#' and also '.' (so a
+	// value can never be a dot segment), percent-encoded. The template's own text is then made a
+	// valid escaped path (a space, non-ASCII), keeping what it escaped itself, so the values'
+	// escapes survive parsing.
+	path, err := call.Data.RenderString(rawPath, escapePathValue)
 	if err != nil {
 		return nil, 0, &ConfigError{Message: "path: " + err.Error()}
 	}
 	if strings.Contains(path, "://") || strings.HasPrefix(path, "//") {
 		return nil, 0, &RefusedError{Message: "the path may not name another host"}
 	}
-	// The rendered path is in escaped form (values were escaped into it); parse it as a reference
-	// below the base path. Dot segments could climb out of the base path; resolving removes them,
-	// and the host must stay the base's.
+	path, _, _ = strings.Cut(escapePathText(path), "#")
 	ref, err := url.Parse(strings.TrimSuffix(base.EscapedPath(), "/") + "/" + strings.TrimPrefix(path, "/"))
 	if err != nil || ref.Scheme != "" || ref.Host != "" {
 		return nil, 0, &RefusedError{Message: "the path is not a path on " + base.Host}
 	}
+	// Dot segments of the template's own text are resolved (and cannot climb above the host);
+	// the host must stay the base's.
 	resolved := base.ResolveReference(ref)
 	if !sameHost(resolved, base) {
 		return nil, 0, &RefusedError{Message: "the request would leave " + base.Host}
@@ -324,4 +328,33 @@ func redactURL(u *url.URL) string {
 	}
 	c.RawQuery = q.Encode()
 	return c.String()
+}
+
+// escapePathValue escapes a value inserted into a path: everything url.PathEscape escapes, and
+// '.', so that no value is a "." or ".." segment.
+func escapePathValue(v string) string {
+	return strings.ReplaceAll(url.PathEscape(v), ".", "%2E")
+}
+
+// escapePathText makes p a valid escaped path and query: bytes a URL may hold as they are stay,
+// valid %XX escapes stay, everything else is percent-encoded.
+func escapePathText(p string) string {
+	const ok = "-._~!$&'()*+,;=:@/?#"
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte(ok, c) >= 0:
+			b.WriteByte(c)
+		case c == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]):
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }

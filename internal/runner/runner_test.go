@@ -59,7 +59,7 @@ type upstream struct {
 }
 
 func newUpstream(t *testing.T, h http.HandlerFunc) *upstream {
-	u := &upstream{got: make(chan *http.Request, 10), bodies: make(chan string, 10)}
+	u := &upstream{got: make(chan *http.Request, 100), bodies: make(chan string, 100)}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		u.got <- r
@@ -157,6 +157,30 @@ func TestOnlyTheIntegrationsHostIsReachable(t *testing.T) {
 	// A placeholder cannot smuggle a host either: its value is escaped in the path.
 	if res, err := call("/{{input.p}}", Data{"input": map[string]any{"p": "//evil.example/x"}}); err != nil || !strings.HasPrefix(res.URL, up.URL) {
 		t.Errorf("placeholder host: %v %v", res, err)
+	}
+	for len(up.got) > 0 {
+		<-up.got
+	}
+	// A value cannot be a dot segment or a path separator, with or without escaping in the
+	// template's own text, nor can a path that is one placeholder leave its segment.
+	for _, c := range []struct{ path, value, want string }{
+		{"/accounts/{{input.v}}/contacts", "..", "/v1/accounts/%2E%2E/contacts"},
+		{"/files/My Documents/{{input.v}}", "../../../admin", "/v1/files/My%20Documents/%2E%2E%2F%2E%2E%2F%2E%2E%2Fadmin"},
+		{"{{input.v}}", "x?admin=1#frag", "/v1/x%3Fadmin=1%23frag"},
+		{"{{input.v}}", "../../../../admin", "/v1/%2E%2E%2F%2E%2E%2F%2E%2E%2F%2E%2E%2Fadmin"},
+	} {
+		res, err := call(c.path, Data{"input": map[string]any{"v": c.value}})
+		if err != nil {
+			t.Errorf("%s with %q: %v", c.path, c.value, err)
+			continue
+		}
+		got := <-up.got
+		if got.URL.RawPath != c.want && got.URL.EscapedPath() != c.want {
+			t.Errorf("%s with %q reached %s (%s), want %s", c.path, c.value, got.URL.EscapedPath(), res.URL, c.want)
+		}
+		if got.URL.RawQuery != "" {
+			t.Errorf("%s with %q added a query: %s", c.path, c.value, got.URL.RawQuery)
+		}
 	}
 	if _, err := call("/away", nil); !errors.As(err, &re) {
 		t.Errorf("redirect to another host: %v", err)

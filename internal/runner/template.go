@@ -91,6 +91,10 @@ func (d Data) RenderString(s string, escape func(string) string) (string, error)
 	if err != nil {
 		return "", err
 	}
+	// A string that is one placeholder came back as the value itself: escape it too.
+	if m := placeholder.FindStringSubmatch(s); m != nil && m[0] == s && escape != nil {
+		return escape(text(v)), nil
+	}
 	return text(v), nil
 }
 
