@@ -34,8 +34,12 @@ CREATE TABLE activity_log (
   details         jsonb NOT NULL DEFAULT '{}',
   duration_ms     integer,
   request_id      text NOT NULL DEFAULT '',
-  -- the message's words, for search (see activity_log_message)
-  message_tsv     tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, message)) STORED,
+  -- the message's words, for search (see activity_log_message): the text parser's words
+  -- ("create-invoice" gives create-invoice, create, invoice) and the message's own tokens
+  -- (split at anything but letters, digits and _ . @ / -), lowercased, so that "cust-4217" and
+  -- "user@x.com" are words too
+  message_tsv     tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, message) ||
+                    array_to_tsvector(array_remove(regexp_split_to_array(lower(message), '[^[:alnum:]_.@/-]+'), ''))) STORED,
   PRIMARY KEY (workspace_id, created_at, id)
 ) PARTITION BY RANGE (created_at);
 

@@ -406,7 +406,7 @@ func TestActivitySearchFindsHyphenatedWords(t *testing.T) {
 	e := newActivityEnv(t)
 	wide := tenancy.WorkspaceScope(e.ws.ID, tenancy.Actor{Type: tenancy.ActorManager, Role: tenancy.RoleAdmin})
 	target := entry{id: tenancy.NewID(), at: time.Now().Add(-time.Minute), typ: "action.run", status: "error", actor: "system",
-		message: "Action create-invoice failed: timeout after 30 s for cust-4217 in 12 ms"}
+		message: "Action create-invoice failed: timeout after 30 s for cust-4217 (user@example.com) in 12 ms"}
 	e.insert(t, e.ws.ID, target)
 	for q, want := range map[string]bool{
 		"cust-4217":               true,
