@@ -3,7 +3,7 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
-.PHONY: run build test test-go test-sdk lint generate check-generated css bench fuzz help
+.PHONY: run build test test-go test-sdk lint generate check-generated css bench soak fuzz help
 
 # Fuzz targets (package:FuzzName), one per line. `make fuzz` runs each for FUZZTIME; `make test-go`
 # runs each for FUZZTIME_TEST. Their corpora are committed under <package>/testdata/fuzz/.
@@ -65,3 +65,8 @@ fuzz: ## run every fuzz target for FUZZTIME (default 5s) each; a failing input i
 bench: ## Go benchmarks against a real PostgreSQL, then the wrk load run of GET /api/self beside pgbench
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS)
 	scripts/bench-api.sh 16 20
+
+SOAK_SECONDS ?= 60
+CONNECTIONS  ?= 16
+soak: ## bounded mixed load (wrk, not part of make test): tenants, action runs, managers; latencies, errors, server RSS
+	scripts/soak.sh $(SOAK_SECONDS) $(CONNECTIONS)
