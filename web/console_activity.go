@@ -666,6 +666,16 @@ type liveStream struct {
 }
 
 func (l *liveStream) run(ctx context.Context, drain <-chan struct{}) {
+	// A shutdown also cancels a poll in flight, so the stream ends at once, not after its query.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-drain:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	poll := time.NewTicker(l.timing.poll)
 	defer poll.Stop()
 	beat := time.NewTicker(l.timing.heartbeat)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
 )
 
@@ -32,6 +33,8 @@ func StatusOf(err error) int {
 		return http.StatusTooManyRequests
 	case errors.Is(err, tenancy.ErrLastAdmin), errors.Is(err, tenancy.ErrInvalidSelection):
 		return http.StatusBadRequest
+	case store.Unavailable(err):
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

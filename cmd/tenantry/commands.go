@@ -83,6 +83,8 @@ func openEnv(ctx context.Context, getenv func(string) string, stderr io.Writer, 
 		e.close()
 		return nil, err
 	}
+	e.db.SQL().SetMaxOpenConns(cfg.DBMaxConns)
+	e.db.SQL().SetMaxIdleConns(cfg.DBMaxConns)
 	if err := e.db.Migrate(ctx); err != nil {
 		e.close()
 		return nil, err

@@ -58,7 +58,8 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 		}
 	}
 	env = append(env, "DATABASE_URL="+dbURL, "TENANTRY_ENV=development", "TENANTRY_DATA_DIR="+filepath.Join(dir, "data"),
-		"TENANTRY_ENCRYPTION_KEYS="+encSpec, "TENANTRY_SESSION_KEYS="+base64.StdEncoding.EncodeToString(sk), "TENANTRY_LOG_LEVEL=warn")
+		"TENANTRY_ENCRYPTION_KEYS="+encSpec, "TENANTRY_SESSION_KEYS="+base64.StdEncoding.EncodeToString(sk), "TENANTRY_LOG_LEVEL=warn",
+		"TENANTRY_DB_MAX_CONNS=12")
 
 	cmd := exec.Command(bin, "workspace", "create", "--key", "twoproc", "--name", "Two processes", "--json")
 	cmd.Env = env

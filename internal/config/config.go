@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,10 @@ type Config struct {
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof) on a separate listener.
 	DebugAddr string
 
+	// DBMaxConns caps this process's connections to PostgreSQL (TENANTRY_DB_MAX_CONNS, default
+	// 40): several processes on one database must stay under its max_connections together.
+	DBMaxConns int
+
 	LogLevel  slog.Level
 	LogFormat string // text or json
 
@@ -58,6 +63,7 @@ var Vars = []struct{ Name, Default, Meaning string }{
 	{"TENANTRY_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"TENANTRY_LOG_FORMAT", "text", "text or json"},
 	{"TENANTRY_DEBUG_ADDR", "(off)", "host:port for Go's profiler (/debug/pprof); keep it on loopback"},
+	{"TENANTRY_DB_MAX_CONNS", "40", "the most connections this process opens to PostgreSQL"},
 }
 
 // devKeys are the keys generated for development, kept under DataDir so they survive restarts.
@@ -89,6 +95,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	case "development", "test", "production":
 	default:
 		problems = append(problems, fmt.Sprintf("TENANTRY_ENV=%q: set it to development, test or production", c.Env))
+	}
+	c.DBMaxConns = 40
+	if v := get("TENANTRY_DB_MAX_CONNS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 1000 {
+			problems = append(problems, fmt.Sprintf("TENANTRY_DB_MAX_CONNS=%q: want a whole number from 2 to 1000", v))
+		}
+		c.DBMaxConns = n
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Sprintf("TENANTRY_ADDR=%q: want host:port, e.g. 127.0.0.1:8080", c.Addr))

@@ -8,11 +8,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -159,6 +163,27 @@ func pqCode(err error) string {
 		return string(pe.Code)
 	}
 	return ""
+}
+
+// Unavailable reports whether err means the database could not be reached or went away (refused
+// or broken connections, a server shutting down, starting up or in recovery), as opposed to a
+// query it answered: the request may succeed when retried, so callers answer 503.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	code := pqCode(err)
+	switch {
+	case strings.HasPrefix(code, "08"), // connection_exception
+		strings.HasPrefix(code, "57P"): // admin/crash shutdown, cannot_connect_now, database dropped
+		return true
+	case code != "":
+		return false
+	}
+	var oe *net.OpError
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &oe)
 }
 
 // isUniqueViolation reports a unique constraint failure, optionally of one constraint.

@@ -62,6 +62,10 @@ func New(t testing.TB) *store.DB {
 	}
 	// Registered after URL's cleanup, so it runs before the database is dropped.
 	t.Cleanup(func() { _ = db.Close() })
+	// Many test databases share one server's max_connections while packages and parallel tests
+	// run at once: each test's pool stays small.
+	db.SQL().SetMaxOpenConns(20)
+	db.SQL().SetMaxIdleConns(8)
 	// The template may be days old: today's activity partitions are made here, as at start.
 	if _, _, _, err := db.MaintainActivity(ctx, false, 0); err != nil {
 		t.Fatalf("testdb: %v", err)

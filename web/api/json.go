@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
 )
 
@@ -65,6 +66,8 @@ func toError(err error) *Error {
 		return apiError(http.StatusTooManyRequests, "rate_limit_exceeded", err.Error())
 	case errors.Is(err, tenancy.ErrInvalidSelection):
 		return apiError(http.StatusBadRequest, "invalid_selection", err.Error())
+	case store.Unavailable(err):
+		return apiError(http.StatusServiceUnavailable, "service_unavailable", "the database is unavailable; retry shortly")
 	}
 	return apiError(http.StatusInternalServerError, "", "internal error; it has been logged")
 }
