@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -14,6 +15,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // StatusOf maps a domain error to its HTTP status: the one table of error kinds.
 func StatusOf(err error) int {
+	if errors.Is(err, context.Canceled) {
+		return 499 // the client went away: not a server fault, not logged as one
+	}
 	if v, ok := tenancy.AsValidation(err); ok {
 		if v.Conflict {
 			return http.StatusConflict

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,11 @@ func toError(err error) *Error {
 	var ae *Error
 	if errors.As(err, &ae) {
 		return ae
+	}
+	// The client went away mid-request (its context was cancelled): nobody reads the answer and it
+	// is not a server fault, so it is not logged as one (nginx's 499).
+	if errors.Is(err, context.Canceled) {
+		return &Error{Status: 499, Type: "bad_request", Key: "client_closed_request", Message: "the client closed the request"}
 	}
 	if v, ok := tenancy.AsValidation(err); ok {
 		e := apiError(http.StatusUnprocessableEntity, "validation_error", v.Error())

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -21,5 +22,13 @@ func TestToErrorDatabaseUnavailable(t *testing.T) {
 	}
 	if e := toError(fmt.Errorf("x: %w", &pq.Error{Code: "42P01"})); e.Status != http.StatusInternalServerError {
 		t.Errorf("an SQL error is %d, want 500", e.Status)
+	}
+}
+
+// A request whose client went away is a 499, not a logged 500.
+func TestToErrorClientClosed(t *testing.T) {
+	e := toError(fmt.Errorf("store: scoped read: %w", context.Canceled))
+	if e.Status != 499 || e.Key != "client_closed_request" {
+		t.Fatalf("cancelled request = %d %s", e.Status, e.Key)
 	}
 }
