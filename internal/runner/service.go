@@ -329,29 +329,28 @@ func mapOrEmpty(m map[string]any) map[string]any {
 }
 
 // scrubValues replaces, in every string of v, each secret string value of creds (4 characters or
-// longer) with [redacted].
+// longer) with [redacted], and drops NUL characters (PostgreSQL cannot store them, and a run that
+// happened must be recorded whatever its input or the external app's answer held).
 func scrubValues(v any, creds map[string]any) any {
-	var secrets []string
+	secrets := []string{"\x00"}
 	for _, c := range creds {
 		if s, ok := c.(string); ok && len(s) >= 4 {
 			secrets = append(secrets, s)
 		}
 	}
-	if len(secrets) == 0 {
-		return v
-	}
 	var walk func(any) any
 	walk = func(v any) any {
 		switch x := v.(type) {
 		case string:
-			for _, s := range secrets {
+			x = strings.ReplaceAll(x, "\x00", "")
+			for _, s := range secrets[1:] {
 				x = strings.ReplaceAll(x, s, tenancy.Redacted)
 			}
 			return x
 		case map[string]any:
 			out := make(map[string]any, len(x))
 			for k, val := range x {
-				out[k] = walk(val)
+				out[strings.ReplaceAll(k, "\x00", "")] = walk(val)
 			}
 			return out
 		case []any:
