@@ -19,7 +19,7 @@ FUZZ_TARGETS := \
 	./web/api:FuzzQueryList \
 	./web/api:FuzzQueryBoolean
 FUZZTIME      ?= 5s
-FUZZTIME_TEST ?= 2s
+FUZZTIME_TEST ?= 1000x
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
