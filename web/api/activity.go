@@ -254,10 +254,7 @@ func listActivityPage[T any](a *API, w http.ResponseWriter, r *http.Request, aq 
 		if err != nil {
 			return err
 		}
-		for _, e := range page.Items {
-			resp.Items = append(resp.Items, out(e))
-		}
-		resp.Cursor = page.Cursor
+		resp = listOf(page.Items, page.Cursor, out)
 		return nil
 	})
 	if err != nil {

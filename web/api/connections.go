@@ -173,10 +173,7 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		for _, c := range page.Items {
-			out.Items = append(out.Items, connectionOf(c))
-		}
-		out.Cursor = page.Cursor
+		out = listOf(page.Items, page.Cursor, connectionOf)
 		return nil
 	})
 	if err != nil {

@@ -315,16 +315,6 @@ func workspaceWrite(r *http.Request) error {
 	return nil
 }
 
-// listError turns a list's validation errors (a bad cursor, a bad state) into 400 invalid_query.
-func listError(err error) error {
-	if v, ok := tenancy.AsValidation(err); ok {
-		e := apiError(http.StatusBadRequest, "invalid_query", v.Error())
-		e.Fields = v.Fields
-		return e
-	}
-	return err
-}
-
 // integrationOf resolves the integration an element body or filter names by id or key; path
 // names the property for errors. ok is false when neither is given.
 func integrationOf(ctx context.Context, tx *store.Tx, id, key, path string) (*tenancy.Integration, bool, error) {
@@ -427,10 +417,7 @@ func (a *API) listUniversal(w http.ResponseWriter, r *http.Request, kind tenancy
 		if err != nil {
 			return err
 		}
-		for _, u := range page.Items {
-			out.Items = append(out.Items, universalElement(u))
-		}
-		out.Cursor = page.Cursor
+		out = listOf(page.Items, page.Cursor, universalElement)
 		return nil
 	})
 	if err != nil {

@@ -136,10 +136,7 @@ func (a *API) listIntegrations(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		for _, in := range page.Items {
-			out.Items = append(out.Items, integrationOut(in))
-		}
-		out.Cursor = page.Cursor
+		out = listOf(page.Items, page.Cursor, integrationOut)
 		return nil
 	})
 	if err != nil {

@@ -652,10 +652,7 @@ func (a *API) listFlowRuns(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		for _, run := range page.Items {
-			out.Items = append(out.Items, flowRunOut(run))
-		}
-		out.Cursor = page.Cursor
+		out = listOf(page.Items, page.Cursor, flowRunOut)
 		return nil
 	})
 	if err != nil {

@@ -192,19 +192,29 @@ func (a *API) listCustomers(w http.ResponseWriter, r *http.Request) error {
 		page, err = tx.ListTenants(r.Context(), f)
 		return err
 	}); err != nil {
-		if v, ok := tenancy.AsValidation(err); ok {
-			e := apiError(http.StatusBadRequest, "invalid_query", v.Error())
-			e.Fields = v.Fields
-			return e
-		}
-		return err
+		return listError(err)
 	}
-	items := make([]*Customer, len(page.Items))
-	for i, t := range page.Items {
-		items[i] = customerOf(t)
-	}
-	writeJSON(w, http.StatusOK, listResponse[*Customer]{Items: items, Cursor: page.Cursor})
+	writeJSON(w, http.StatusOK, listOf(page.Items, page.Cursor, customerOf))
 	return nil
+}
+
+// listOf is a store page in the API's list shape: each item converted, never a null items array.
+func listOf[T, U any](items []T, cursor string, conv func(T) U) listResponse[U] {
+	out := listResponse[U]{Items: make([]U, len(items)), Cursor: cursor}
+	for i, it := range items {
+		out.Items[i] = conv(it)
+	}
+	return out
+}
+
+// listError turns a list's validation errors (a bad cursor, a bad state) into 400 invalid_query.
+func listError(err error) error {
+	if v, ok := tenancy.AsValidation(err); ok {
+		e := apiError(http.StatusBadRequest, "invalid_query", v.Error())
+		e.Fields = v.Fields
+		return e
+	}
+	return err
 }
 
 // listResponse is every list's shape; cursor is absent on the last page (the SDK's findAll

@@ -77,10 +77,7 @@ func (a *API) listUniverse(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		for _, u := range page.Items {
-			out.Items = append(out.Items, universeOut(u))
-		}
-		out.Cursor = page.Cursor
+		out = listOf(page.Items, page.Cursor, universeOut)
 		return nil
 	})
 	if err != nil {
