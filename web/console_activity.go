@@ -601,6 +601,9 @@ func (s *Server) streamActivity(w http.ResponseWriter, r *http.Request, timing l
 		return errStatus(http.StatusBadRequest, "These filters cannot be applied. "+strings.Join(problems, " "))
 	}
 
+	// Registered before the first byte goes out: a shutdown that begins once the client has seen
+	// the stream start must find the hook (it was missed when this ran after the first flush).
+	drain := shuttingDown(r)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -616,7 +619,7 @@ func (s *Server) streamActivity(w http.ResponseWriter, r *http.Request, timing l
 
 	live := &liveStream{s: s, r: r, w: w, rc: rc, f: f, timing: timing, seen: map[uuid.UUID]time.Time{}, floor: floor,
 		names: map[uuid.UUID]string{}, newest: floor.at}
-	live.run(ctx, shuttingDown(r))
+	live.run(ctx, drain)
 	return nil
 }
 

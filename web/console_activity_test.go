@@ -1006,8 +1006,7 @@ func TestActivityLiveStopsCleanly(t *testing.T) {
 // TestActivityLiveLetsTheServerShutDown: an open stream ends when the server shuts down, so a
 // graceful shutdown does not wait for it.
 func TestActivityLiveLetsTheServerShutDown(t *testing.T) {
-	// Not parallel: beside the other live-stream tests on this 2-core machine its shutdown
-	// sometimes waited out the 10 s deadline (a timing interaction not understood yet).
+	t.Parallel()
 	e := newTestEnv(t, nil)
 	c := e.signedIn(t, seed.SupportEmail)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
