@@ -43,6 +43,10 @@ type Config struct {
 	// 40): several processes on one database must stay under its max_connections together.
 	DBMaxConns int
 
+	// MetricsToken, when set, is the bearer token GET /metrics requires (TENANTRY_METRICS_TOKEN);
+	// unset, the metrics are served to anyone who can reach the listener.
+	MetricsToken string
+
 	LogLevel  slog.Level
 	LogFormat string // text or json
 
@@ -64,6 +68,7 @@ var Vars = []struct{ Name, Default, Meaning string }{
 	{"TENANTRY_LOG_FORMAT", "text", "text or json"},
 	{"TENANTRY_DEBUG_ADDR", "(off)", "host:port for Go's profiler (/debug/pprof); keep it on loopback"},
 	{"TENANTRY_DB_MAX_CONNS", "40", "the most connections this process opens to PostgreSQL"},
+	{"TENANTRY_METRICS_TOKEN", "(open)", "bearer token required by GET /metrics (Prometheus); unset: /metrics is open to anyone who reaches the listener"},
 }
 
 // devKeys are the keys generated for development, kept under DataDir so they survive restarts.
@@ -89,6 +94,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		DataDir:     get("TENANTRY_DATA_DIR", ".data"),
 		LogFormat:   get("TENANTRY_LOG_FORMAT", "text"),
 		DebugAddr:   get("TENANTRY_DEBUG_ADDR", ""),
+
+		MetricsToken: get("TENANTRY_METRICS_TOKEN", ""),
 	}
 	var problems []string
 	switch c.Env {
