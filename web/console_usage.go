@@ -35,7 +35,8 @@ func (s *Server) usagePage(w http.ResponseWriter, r *http.Request) error {
 		top  []store.TenantCredits
 		used float64
 	)
-	err := s.db.InScope(r.Context(), sess.Scope(), func(tx *store.Tx) error {
+	// A dashboard: it may be a few seconds behind, so the read replica serves it when there is one.
+	err := s.db.InReadScope(r.Context(), sess.Scope(), func(tx *store.Tx) error {
 		var err error
 		if ws, err = tx.Workspace(r.Context()); err != nil {
 			return err

@@ -89,6 +89,15 @@ func openEnv(ctx context.Context, getenv func(string) string, stderr io.Writer, 
 		e.close()
 		return nil, err
 	}
+	if cfg.DatabaseReadURL != "" {
+		// Lag-tolerant reads (activity, tenant lists, the usage dashboard) go to the replica while
+		// it is within the bound; an unreachable replica only logs a warning (reads use the primary).
+		err := e.db.UseReplica(ctx, cfg.DatabaseReadURL, store.ReplicaOptions{MaxLag: cfg.ReadMaxLag, MaxConns: cfg.DBMaxConns})
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 

@@ -43,6 +43,12 @@ type Config struct {
 	// 40): several processes on one database must stay under its max_connections together.
 	DBMaxConns int
 
+	// DatabaseReadURL, when set, is a hot standby of DatabaseURL that serves the reads which
+	// tolerate a little lag (activity, tenant lists, the usage dashboard) while it is within
+	// ReadMaxLag of the primary (DATABASE_READ_URL, TENANTRY_READ_MAX_LAG).
+	DatabaseReadURL string
+	ReadMaxLag      time.Duration
+
 	// MetricsToken, when set, is the bearer token GET /metrics requires (TENANTRY_METRICS_TOKEN);
 	// unset, the metrics are served to anyone who can reach the listener.
 	MetricsToken string
@@ -58,6 +64,8 @@ type Config struct {
 var Vars = []struct{ Name, Default, Meaning string }{
 	{"TENANTRY_ENV", "development", "development, test or production; production refuses to start without keys and never seeds demo data"},
 	{"DATABASE_URL", "(embedded)", "PostgreSQL URL; unset: a private cluster under $TENANTRY_DATA_DIR/postgres"},
+	{"DATABASE_READ_URL", "(none)", "a streaming replica (hot standby) of DATABASE_URL for lag-tolerant reads: activity, tenant lists, usage"},
+	{"TENANTRY_READ_MAX_LAG", "5s", "how far the replica may be behind the primary and still serve reads (2s to 10s)"},
 	{"TENANTRY_ADDR", "127.0.0.1:8080", "address to listen on (also --addr)"},
 	{"TENANTRY_BASE_URL", "http://$TENANTRY_ADDR", "public URL of the Console (https:// turns on Secure cookies)"},
 	{"TENANTRY_DATA_DIR", ".data", "local state in development: the embedded database and generated keys"},
@@ -123,6 +131,19 @@ func Load(getenv func(string) string) (*Config, error) {
 			problems = append(problems, "DATABASE_URL: want postgres://user@host:port/dbname")
 		}
 	}
+	c.DatabaseReadURL = get("DATABASE_READ_URL", "")
+	if c.DatabaseReadURL != "" {
+		if u, err := url.Parse(c.DatabaseReadURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			problems = append(problems, "DATABASE_READ_URL: want postgres://user@host:port/dbname")
+		}
+	}
+	// The live activity view accepts entries up to 15 s after their time, so a replica may lag
+	// no more than 10 s; below 2 s a busy primary would flap, its lag being measured once a second.
+	maxLag, err := time.ParseDuration(get("TENANTRY_READ_MAX_LAG", "5s"))
+	if err != nil || maxLag < 2*time.Second || maxLag > 10*time.Second {
+		problems = append(problems, "TENANTRY_READ_MAX_LAG: want a duration from 2s to 10s, such as 5s")
+	}
+	c.ReadMaxLag = maxLag
 	if err := c.LogLevel.UnmarshalText([]byte(get("TENANTRY_LOG_LEVEL", "info"))); err != nil {
 		problems = append(problems, "TENANTRY_LOG_LEVEL: want debug, info, warn or error")
 	}

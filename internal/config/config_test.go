@@ -75,3 +75,37 @@ func TestDefaultsAndSecureCookies(t *testing.T) {
 		t.Fatalf("https base URL: %+v", c)
 	}
 }
+
+func TestReadReplicaSettings(t *testing.T) {
+	c, err := Load(env(map[string]string{"TENANTRY_DATA_DIR": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseReadURL != "" || c.ReadMaxLag.String() != "5s" {
+		t.Fatalf("defaults: read URL %q, max lag %s", c.DatabaseReadURL, c.ReadMaxLag)
+	}
+	c, err = Load(env(map[string]string{"TENANTRY_DATA_DIR": t.TempDir(),
+		"DATABASE_READ_URL": "postgres://app@replica:5432/tenantry", "TENANTRY_READ_MAX_LAG": "2500ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseReadURL != "postgres://app@replica:5432/tenantry" || c.ReadMaxLag.Milliseconds() != 2500 {
+		t.Fatalf("read URL %q, max lag %s", c.DatabaseReadURL, c.ReadMaxLag)
+	}
+	for _, bad := range []map[string]string{
+		{"DATABASE_READ_URL": "mysql://replica/x"},
+		{"TENANTRY_READ_MAX_LAG": "5"},
+		{"TENANTRY_READ_MAX_LAG": "1s"},
+		{"TENANTRY_READ_MAX_LAG": "1m"},
+	} {
+		bad["TENANTRY_DATA_DIR"] = t.TempDir()
+		_, err := Load(env(bad))
+		name := "TENANTRY_READ_MAX_LAG"
+		if _, ok := bad["DATABASE_READ_URL"]; ok {
+			name = "DATABASE_READ_URL"
+		}
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: error %v does not name %s", bad, err, name)
+		}
+	}
+}

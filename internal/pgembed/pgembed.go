@@ -65,6 +65,20 @@ type Options struct {
 	// directory containing initdb, pg_ctl and postgres of version 15 or
 	// newer is used. Meant for pinning a specific installation and for tests.
 	BinDirs []string
+
+	// Replication prepares the cluster to be a streaming-replication primary (see replication.go):
+	// wal_level=replica, WAL senders, WAL kept for a standby that falls behind, and a pg_hba line
+	// letting the superuser replicate over 127.0.0.1.
+	Replication bool
+
+	// StandbyOf, when set, makes the cluster a hot standby of that running primary: on first use
+	// Dir/data is cloned from it with pg_basebackup -R instead of created by initdb, so the server
+	// streams and replays the primary's WAL and answers read-only queries.
+	StandbyOf *Cluster
+
+	// Port, when non-zero, is the port to listen on instead of a free one picked at start (so a
+	// restarted server keeps its address).
+	Port int
 }
 
 // Cluster is a running private PostgreSQL server.
@@ -75,6 +89,7 @@ type Cluster struct {
 	bin     binaries
 	acct    account
 	logger  *slog.Logger
+	opts    Options
 
 	port  int
 	owned bool
@@ -122,6 +137,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		bin:     bin,
 		acct:    acct,
 		logger:  logger,
+		opts:    opts,
 	}
 
 	unlock, err := lockDir(ctx, dir)
@@ -150,8 +166,18 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	if err := c.initdbOnce(ctx); err != nil {
+	if opts.StandbyOf != nil {
+		err = c.basebackupOnce(ctx, opts.StandbyOf)
+	} else {
+		err = c.initdbOnce(ctx)
+	}
+	if err != nil {
 		return nil, err
+	}
+	if opts.Replication {
+		if err := c.allowReplication(); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.startServer(ctx); err != nil {
 		return nil, err
@@ -301,14 +327,17 @@ func (c *Cluster) initdbOnce(ctx context.Context) error {
 func (c *Cluster) startServer(ctx context.Context) error {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return err
+		port := c.opts.Port
+		if port == 0 {
+			var err error
+			if port, err = freePort(); err != nil {
+				return err
+			}
 		}
 		// No Unix socket: its path length is limited to ~100 bytes, which
 		// deep Dirs exceed, and TCP is all the callers use.
 		opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "+
-			"-c max_connections=200 -c shared_buffers=128MB -c fsync=on", port)
+			"-c max_connections=200 -c shared_buffers=128MB -c fsync=on", port) + c.replicationSettings()
 		logOffset := fileSize(c.logPath)
 		// -l matters beyond logging: without it the postmaster inherits our
 		// stdout/stderr pipes and CombinedOutput would never return.
@@ -330,7 +359,7 @@ func (c *Cluster) startServer(ctx context.Context) error {
 		}
 		logTail := readFrom(c.logPath, logOffset)
 		lastErr = fmt.Errorf("pgembed: pg_ctl start: %w: %s\n%s:\n%s", err, strings.TrimSpace(string(out)), c.logPath, logTail)
-		if !strings.Contains(logTail, "could not bind") && !strings.Contains(logTail, "Address already in use") {
+		if c.opts.Port != 0 || (!strings.Contains(logTail, "could not bind") && !strings.Contains(logTail, "Address already in use")) {
 			break
 		}
 		c.logger.Warn("port taken, retrying PostgreSQL start", "port", port)

@@ -253,8 +253,18 @@ func (tx *Tx) retentionStart(ctx context.Context) (time.Time, error) {
 	return time.Now().Add(-time.Duration(d) * 24 * time.Hour), nil
 }
 
-// ListActivity returns one page of entries in scope, newest first.
+// ListActivity returns one page of entries in scope, newest first. It is a lag-tolerant read:
+// it may be served by the read replica (replica.go).
 func (tx *Tx) ListActivity(ctx context.Context, f ActivityFilter) (*ActivityPage, error) {
+	var page *ActivityPage
+	err := tx.lagTolerant(ctx, func(tx *Tx) (err error) {
+		page, err = tx.listActivity(ctx, f)
+		return err
+	})
+	return page, err
+}
+
+func (tx *Tx) listActivity(ctx context.Context, f ActivityFilter) (*ActivityPage, error) {
 	query, args, limit, err := tx.activityQuery(ctx, f)
 	if err != nil {
 		return nil, err
@@ -476,7 +486,8 @@ func (tx *Tx) ActivityEntry(ctx context.Context, id uuid.UUID) (*tenancy.Activit
 }
 
 // EachActivity calls fn for every entry the filter selects (its Limit and Cursor ignored), newest
-// first, reading a page at a time so an export of any size holds one page in memory.
+// first, reading a page at a time so an export of any size holds one page in memory. Each page is
+// a lag-tolerant ListActivity: a replica that fails mid-export hands the next pages to the primary.
 func (tx *Tx) EachActivity(ctx context.Context, f ActivityFilter, fn func(*tenancy.ActivityEntry) error) error {
 	f.Limit, f.Cursor = 1000, ""
 	for {

@@ -46,7 +46,7 @@ func (d *DB) InScope(ctx context.Context, scope tenancy.Scope, fn func(tx *Tx) e
 // because every value is a UUID the server produced or a string quoted by quoteLiteral here,
 // never raw request input in SQL position.
 func (d *DB) withSettings(ctx context.Context, scope tenancy.Scope, settings map[string]string, fn func(tx *Tx) error) (err error) {
-	sqlTx, err := d.db.BeginTxx(ctx, nil)
+	sqlTx, err := d.db.BeginTxx(ctx, d.txOptions) // nil, except read-only on a replica (replica.go)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}

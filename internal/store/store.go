@@ -37,6 +37,11 @@ type DB struct {
 	db   *sqlx.DB
 	keys *secrets.KeyRing
 	log  *slog.Logger
+	read *replica // the optional read replica (replica.go); nil: every read on the primary
+
+	// txOptions begin InScope's transactions: nil (read-write) on the primary, read-only on a
+	// replica, where lib/pq's explicit BEGIN READ WRITE is refused.
+	txOptions *sql.TxOptions
 }
 
 // Open connects to url and checks the connection. keys seals and opens secrets at rest.
@@ -76,8 +81,11 @@ func withBinaryParameters(url string) string {
 	return url + " binary_parameters=yes"
 }
 
-// Close closes every connection.
-func (d *DB) Close() error { return d.db.Close() }
+// Close closes every connection (and stops the read replica's checker).
+func (d *DB) Close() error {
+	d.read.close()
+	return d.db.Close()
+}
 
 // SQL returns the underlying pool, for tests and tools that must look past the app role.
 func (d *DB) SQL() *sqlx.DB { return d.db }

@@ -324,8 +324,18 @@ func (tx *Tx) listSearched(ctx context.Context, f TenantFilter) (*TenantPage, er
 	return page, nil
 }
 
-// ListTenants returns a page of tenants in the filter's order, keyset-paginated on (key, id).
+// ListTenants returns a page of tenants in the filter's order, keyset-paginated on (key, id). It
+// is a lag-tolerant read: it may be served by the read replica (replica.go).
 func (tx *Tx) ListTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
+	var page *TenantPage
+	err := tx.lagTolerant(ctx, func(tx *Tx) (err error) {
+		page, err = tx.listTenants(ctx, f)
+		return err
+	})
+	return page, err
+}
+
+func (tx *Tx) listTenants(ctx context.Context, f TenantFilter) (*TenantPage, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
