@@ -1,11 +1,14 @@
 package web
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"tenantry/internal/metrics"
 	"tenantry/internal/tenancy"
 	"tenantry/static"
 	"tenantry/views/layout"
@@ -112,14 +115,28 @@ func (s *Server) consoleRoutes() []route {
 // cross-origin protection) and the API.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET "+static.Prefix, s.assets.Handler())
+	system := func(pattern string, h http.Handler) {
+		s.metrics.Route(metrics.SurfaceSystem, pattern)
+		mux.Handle(pattern, h)
+	}
+	system("GET /healthz", http.HandlerFunc(s.healthz))
+	system("GET /readyz", http.HandlerFunc(s.readyz))
+	system("GET "+static.Prefix, s.assets.Handler())
+	system("GET /metrics", s.metricsHandler())
 	// The API authenticates with bearer tokens, never cookies, so cross-site requests carry no
 	// ambient authority: it does its own CORS instead of the Console's cross-origin protection.
+	// Its endpoints tag their own pattern (metrics.Tag), registered here with the same spelling.
+	for _, rt := range s.api.Routes() {
+		s.metrics.Route(metrics.SurfaceAPI, rt.Method+" /api"+rt.Path)
+	}
+	s.metrics.Route(metrics.SurfaceAPI, "OPTIONS /api/") // CORS preflights
 	mux.Handle("/api/", s.api)
 	// The tenant portal (portal.go) authenticates with its own session cookie, changes nothing
-	// (GET only) and sets its own framing policy.
+	// (GET only) and sets its own framing policy. Its mux sets Request.Pattern, which the
+	// metrics read.
+	for _, rt := range s.portalRoutes() {
+		s.metrics.Route(metrics.SurfacePortal, rt.pattern)
+	}
 	mux.Handle("/portal/", s.portal())
 
 	console := http.NewServeMux()
@@ -129,6 +146,7 @@ func (s *Server) routes() http.Handler {
 			// Support managers change nothing: a write route must be admin-only.
 			panic(fmt.Sprintf("route %q changes data but is open to every manager", rt.pattern))
 		}
+		s.metrics.Route(metrics.SurfaceConsole, rt.pattern)
 		console.Handle(rt.pattern, s.consoleHandler(rt))
 	}
 	console.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -137,12 +155,43 @@ func (s *Server) routes() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	mux.Handle("/", cop.Handler(console))
 
-	return observe(s.log, securityHeaders(mux))
+	return observe(s.log, s.metrics, securityHeaders(mux))
+}
+
+// metricsHandler serves the Prometheus metrics. With TENANTRY_METRICS_TOKEN set it requires
+// "Authorization: Bearer <token>" and answers anything else 401 with nothing of the metrics;
+// without it the metrics are open to whoever reaches the listener (keep that listener private,
+// or set the token). The metrics hold no tenant data: route patterns, counts and the runtime.
+func (s *Server) metricsHandler() http.Handler {
+	h := s.metrics.Handler()
+	if s.cfg.MetricsToken == "" {
+		return h
+	}
+	// Comparing digests keeps the comparison constant-time whatever the lengths.
+	want := sha256.Sum256([]byte(s.cfg.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := "", false
+		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			got, ok = strings.TrimSpace(a[7:]), true
+		}
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"type":"bad_request","key":"not_authenticated",` +
+				`"message":"GET /metrics needs the header Authorization: Bearer <TENANTRY_METRICS_TOKEN>"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // consoleHandler wraps a Console handler with its session and role checks and error pages.
 func (s *Server) consoleHandler(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		metrics.Tag(w, rt.pattern)
 		r, err := s.loadSession(r)
 		if err != nil {
 			s.consoleError(w, r, err)

@@ -13,6 +13,7 @@ import (
 
 	"tenantry/internal/auth"
 	"tenantry/internal/config"
+	"tenantry/internal/metrics"
 	"tenantry/internal/store"
 	"tenantry/static"
 	"tenantry/views/layout"
@@ -28,6 +29,7 @@ type Server struct {
 	cookies  *sessions.CookieStore
 	throttle *auth.Throttle
 	api      *api.API
+	metrics  *metrics.Metrics
 	handler  http.Handler
 }
 
@@ -53,10 +55,18 @@ func New(cfg *config.Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		cookies:  cookies,
 		throttle: auth.NewThrottle(15*time.Minute, 5, 30),
 		api:      api.New(db, log),
+		metrics:  metrics.New(),
 	}
+	if err := s.metrics.RegisterDB("primary", db.SQL().DB); err != nil {
+		return nil, err
+	}
+	s.api.Instrument(s.metrics)
 	s.handler = s.routes()
 	return s, nil
 }
+
+// Metrics is the server's Prometheus registry and instruments (served at GET /metrics).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // ServeHTTP serves every request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

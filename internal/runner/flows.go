@@ -88,6 +88,7 @@ func (s *Service) StartFlow(ctx context.Context, scope tenancy.Scope, f FlowStar
 	if err != nil {
 		return nil, err
 	}
+	s.obs.FlowQueued()
 	select {
 	case s.poke <- struct{}{}:
 	default:
@@ -142,6 +143,7 @@ func (s *Service) Work(ctx context.Context, n int) (wait func()) {
 					}
 					continue
 				}
+				s.obs.FlowClaimed()
 				s.execute(ctx, ws, id)
 			}
 		}()
@@ -248,6 +250,15 @@ func (s *Service) finish(ctx context.Context, scope tenancy.Scope, run *tenancy.
 		return tx.FinishFlowRun(fctx, run, state, output, errs)
 	}); err != nil {
 		s.log.Error("finish flow run", "run", run.ID, "err", err)
+		return
+	}
+	switch state {
+	case tenancy.RunCompleted:
+		s.obs.FlowRun(OutcomeSucceeded)
+	case tenancy.RunStopped:
+		s.obs.FlowRun(OutcomeStopped)
+	default:
+		s.obs.FlowRun(OutcomeFailed)
 	}
 }
 

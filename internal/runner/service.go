@@ -23,6 +23,7 @@ type Service struct {
 	http *Runner
 	log  *slog.Logger
 	poke chan struct{} // wakes the flow workers when a run is queued
+	obs  Observer
 }
 
 // NewService returns a Service on db.
@@ -30,7 +31,41 @@ func NewService(db *store.DB, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, http: New(), log: log, poke: make(chan struct{}, 1)}
+	return &Service{db: db, http: New(), log: log, poke: make(chan struct{}, 1), obs: noObserver{}}
+}
+
+// Observer hears what runs come to, for metrics (internal/metrics implements it). Its methods
+// are called on the run's goroutine: they must be quick and safe for concurrent use.
+type Observer interface {
+	ActionRun(outcome string)    // "succeeded", "failed" or "refused"
+	FlowRun(outcome string)      // "succeeded", "failed" or "stopped"
+	FlowQueued()                 // a flow run was queued
+	FlowClaimed()                // a worker claimed a flow run
+	CreditsRefused(scope string) // an AI credit limit ("tenant" or "workspace") refused a run
+}
+
+// Run outcomes told to an Observer.
+const (
+	OutcomeSucceeded = "succeeded"
+	OutcomeFailed    = "failed"
+	OutcomeRefused   = "refused"
+	OutcomeStopped   = "stopped"
+)
+
+type noObserver struct{}
+
+func (noObserver) ActionRun(string)      {}
+func (noObserver) FlowRun(string)        {}
+func (noObserver) FlowQueued()           {}
+func (noObserver) FlowClaimed()          {}
+func (noObserver) CreditsRefused(string) {}
+
+// SetObserver installs o (nil: none). Call it before the service runs anything.
+func (s *Service) SetObserver(o Observer) {
+	if o == nil {
+		o = noObserver{}
+	}
+	s.obs = o
 }
 
 // ActionRun names the action to run and where.
@@ -99,6 +134,8 @@ func (s *Service) RunAction(ctx context.Context, scope tenancy.Scope, run Action
 		})
 		var ce *store.CreditsExceededError
 		if errors.As(err, &ce) {
+			s.obs.CreditsRefused(ce.Scope)
+			s.obs.ActionRun(OutcomeRefused)
 			details := map[string]any{"action": run.Key, "limit": ce.Limit, "used": ce.Used, "requested": ce.Requested, "scope": ce.Scope}
 			if ce.FreeAt != nil {
 				details["freeAt"] = ce.FreeAt
@@ -132,6 +169,15 @@ func (s *Service) RunAction(ctx context.Context, scope tenancy.Scope, run Action
 		Config:      p.action.Effective, Data: data, Credentials: p.creds,
 	})
 	dur := time.Since(start)
+	var refused *RefusedError
+	switch {
+	case runErr == nil:
+		s.obs.ActionRun(OutcomeSucceeded)
+	case errors.As(runErr, &refused):
+		s.obs.ActionRun(OutcomeRefused)
+	default:
+		s.obs.ActionRun(OutcomeFailed)
+	}
 	var output any
 	if runErr == nil {
 		output = ApplyMapping(p.mapping, res.Output)

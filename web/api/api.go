@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"tenantry/internal/auth"
+	"tenantry/internal/metrics"
 	"tenantry/internal/runner"
 	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
@@ -24,6 +25,7 @@ type API struct {
 	provisioner *auth.Provisioner
 	log         *slog.Logger
 	runs        *runner.Service
+	metrics     *metrics.Metrics // nil: none (see Instrument)
 	handler     http.Handler
 }
 

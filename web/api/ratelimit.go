@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"tenantry/internal/metrics"
 	"tenantry/internal/store"
 )
 
@@ -12,6 +13,15 @@ import (
 // counted in the database, so every server process shares the count. endpoint() calls limitRate
 // after authentication, before the handler: a refused request does nothing. Public routes are
 // not counted.
+
+// Instrument makes the API count its rate-limit refusals in m and its runner report run outcomes
+// and AI credit refusals to m. Call it once, before the API serves.
+func (a *API) Instrument(m *metrics.Metrics) {
+	a.metrics = m
+	if m != nil {
+		a.runs.SetObserver(m)
+	}
+}
 
 // limitRate counts the request against the caller's limits. With a limit in force it sets
 // X-RateLimit-Limit, -Remaining and -Reset (unix seconds, the window's end); over it, it answers
@@ -28,6 +38,7 @@ func (a *API) limitRate(w http.ResponseWriter, r *http.Request, c *caller) error
 	if dec.Allowed {
 		return nil
 	}
+	a.metrics.RateLimited(dec.Scope)
 	secs := retryAfter(dec.Reset)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	w.Header().Set("X-RateLimit-Remaining", "0")

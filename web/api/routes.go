@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"tenantry/internal/metrics"
 	"tenantry/internal/tenancy"
 )
 
@@ -77,7 +78,9 @@ func (a *API) routes() http.Handler {
 // endpoint wraps a handler with authentication, the origin check, the request rate limits
 // (ratelimit.go) and error writing.
 func (a *API) endpoint(rt Route) http.Handler {
+	pattern := rt.Method + " /api" + rt.Path // the metrics' route label, as web registers it
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		metrics.Tag(w, pattern)
 		if !rt.Public {
 			c, err := a.authenticate(w, r)
 			if err != nil {
