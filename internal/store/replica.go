@@ -242,6 +242,8 @@ func (r *replica) check(parent context.Context) {
 	lag, reached := replicaLag(r.samples, rlsn, now)
 	r.mu.Unlock()
 	switch {
+	case !reached && lag <= r.opts.MaxLag: // just started: no sample old enough to judge yet
+		report(false, lag, fmt.Sprintf("catching up: behind every WAL position of the last %s", lag.Round(time.Millisecond)))
 	case !reached:
 		report(false, lag, fmt.Sprintf("lagging: behind every WAL position of the last %s", lag.Round(time.Millisecond)))
 	case lag > r.opts.MaxLag:
@@ -276,6 +278,8 @@ func (r *replica) set(usable bool, lag time.Duration, reason string) {
 	switch {
 	case usable && (first || !was.Usable):
 		r.log.Info("read replica in use", "lag", lag)
+	case !usable && reasonKind(reason) == "catching":
+		r.log.Info("read replica not used yet: reads go to the primary", "reason", reason)
 	case !usable && (first || was.Usable || reasonKind(was.Reason) != reasonKind(reason)):
 		r.log.Warn("read replica not used: reads go to the primary", "reason", reason)
 	}
