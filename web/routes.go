@@ -163,7 +163,7 @@ func (s *Server) routes() http.Handler {
 // without it the metrics are open to whoever reaches the listener (keep that listener private,
 // or set the token). The metrics hold no tenant data: route patterns, counts and the runtime.
 func (s *Server) metricsHandler() http.Handler {
-	h := s.metrics.Handler()
+	h := s.metrics.Handler(s.log)
 	if s.cfg.MetricsToken == "" {
 		return h
 	}

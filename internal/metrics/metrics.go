@@ -10,6 +10,7 @@ package metrics
 
 import (
 	"database/sql"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -148,9 +149,14 @@ func (m *Metrics) RegisterDB(name string, db *sql.DB) error {
 	return m.reg.Register(collectors.NewDBStatsCollector(db, name))
 }
 
-// Handler serves the registry in Prometheus' text (or negotiated) format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+// Handler serves the registry in Prometheus' text (or negotiated) format. A collector that fails
+// is logged to log and left out: the scrape still answers with everything else.
+func (m *Metrics) Handler(log *slog.Logger) http.Handler {
+	opts := promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError}
+	if log != nil {
+		opts.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+	return promhttp.HandlerFor(m.reg, opts)
 }
 
 // limitScopes are the scopes a limit decides in; anything else is counted as "other".
