@@ -76,11 +76,17 @@ func newTestEnv(t *testing.T, vars map[string]string) *testEnv {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	srv, err := New(cfg, db, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	registerSeeded(t, db, res.Workspace)
+	// The server logs into the test's buffer and the package-wide capture that TestMain scans
+	// for secrets (logscan_test.go); so does net/http's own error log of the test server.
+	handler := slog.NewTextHandler(io.MultiWriter(logs, logCapture), &slog.HandlerOptions{Level: slog.LevelDebug})
+	srv, err := New(cfg, db, slog.New(handler))
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
-	ts := httptest.NewServer(srv)
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config.ErrorLog = slog.NewLogLogger(handler, slog.LevelWarn)
+	ts.Start()
 	t.Cleanup(ts.Close) // runs before the database is dropped (LIFO)
 	return &testEnv{srv: srv, db: db, ts: ts, ws: res.Workspace, cfg: cfg}
 }
@@ -117,6 +123,14 @@ func do(t *testing.T, c *http.Client, req *http.Request) result {
 	if err != nil {
 		t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
 	}
+	// Secrets the request carries or the page reveals may appear in no log line.
+	if tok := req.URL.Query().Get("token"); tok != "" {
+		logCapture.register("a token in a URL", tok)
+	}
+	for _, ck := range resp.Cookies() {
+		logCapture.register("cookie "+ck.Name, ck.Value)
+	}
+	logCapture.registerPage(string(b))
 	return result{Response: resp, body: string(b)}
 }
 
@@ -136,6 +150,7 @@ func (e *testEnv) get(t *testing.T, c *http.Client, path string, headers ...stri
 // postForm sends a form POST with optional headers given as name, value pairs.
 func (e *testEnv) postForm(t *testing.T, c *http.Client, path string, form url.Values, headers ...string) result {
 	t.Helper()
+	logCapture.registerForm("POST "+path, form)
 	req, err := http.NewRequest(http.MethodPost, e.ts.URL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +183,7 @@ func (e *testEnv) mustSignIn(t *testing.T, c *http.Client, email string) *http.C
 	if ck == nil || ck.Value == "" {
 		t.Fatalf("sign in as %s: no %s cookie set", email, sessionCookie)
 	}
+	logCapture.register("a session token", e.sessionToken(t, ck.Value))
 	return ck
 }
 

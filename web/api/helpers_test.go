@@ -61,6 +61,7 @@ func (e *env) workspace(key string) (*tenancy.Workspace, string) {
 	if err != nil {
 		e.t.Fatalf("create workspace %s: %v", key, err)
 	}
+	logCapture.register("workspace "+key+"'s secret", secret)
 	return ws, secret
 }
 
@@ -71,13 +72,23 @@ func (e *env) restart() {
 	if e.ts != nil {
 		e.ts.Close()
 	}
-	e.ts = httptest.NewServer(newAPI(e))
+	e.ts = newTestServer(newAPI(e))
 	e.t.Cleanup(e.ts.Close)
 }
 
-// newAPI builds an API whose log (5xx errors) goes to the test's log.
+// newTestServer serves h with net/http's own error log written into the capture.
+func newTestServer(h http.Handler) *httptest.Server {
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ErrorLog = slog.NewLogLogger(captureHandler(), slog.LevelWarn)
+	ts.Start()
+	return ts
+}
+
+// newAPI builds an API whose log (5xx errors) goes to the test's log, and every line of it
+// (any level) into the capture scanned for secrets (logscan_test.go).
 func newAPI(e *env) *api.API {
-	return api.New(e.db, slog.New(slog.NewTextHandler(testLog{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	return api.New(e.db, slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(testLog{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn}), captureHandler())))
 }
 
 // testLog writes the API's log lines to the test log (shown when the test fails or with -v).
@@ -95,6 +106,7 @@ func sign(t *testing.T, method jwt.SigningMethod, secret string, claims jwt.MapC
 	if err != nil {
 		t.Fatalf("sign: %v", err)
 	}
+	logCapture.register("a signed token", s)
 	return s
 }
 
@@ -139,6 +151,7 @@ func rawToken(t *testing.T, header, claims any, mac func() hash.Hash, secret str
 		h.Write([]byte(input))
 		sig = base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 	}
+	logCapture.register("a raw token", input+"."+sig)
 	return input + "." + sig
 }
 
@@ -209,14 +222,20 @@ func doReq(t *testing.T, base string, r req) *resp {
 	case nil:
 	case string:
 		body = strings.NewReader(b)
+		registerBody(r.Method+" "+r.Path, []byte(b))
 	case []byte:
 		body = bytes.NewReader(b)
+		registerBody(r.Method+" "+r.Path, b)
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body = bytes.NewReader(j)
+		registerBody(r.Method+" "+r.Path, j)
+	}
+	if r.Token != "" {
+		logCapture.register("a bearer token", r.Token)
 	}
 	hr, err := http.NewRequest(r.Method, base+r.Path, body)
 	if err != nil {
@@ -240,6 +259,7 @@ func doReq(t *testing.T, base string, r req) *resp {
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", r.Method, r.Path, err)
 	}
+	registerBody("answer to "+r.Method+" "+r.Path, b)
 	return &resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 
