@@ -114,7 +114,7 @@ func (w *statusWriter) done(r *http.Request, start time.Time, status int) {
 		pattern = r.Pattern
 	}
 	w.metrics.Request(pattern, r.Method, r.URL.Path, status, time.Since(start), w.stream)
-	if w.stream { // after the count: a scrape that sees the stream closed sees it counted
+	if w.stream {
 		w.metrics.StreamClosed()
 	}
 }
