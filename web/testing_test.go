@@ -128,7 +128,9 @@ func do(t *testing.T, c *http.Client, req *http.Request) result {
 		logCapture.register("a token in a URL", tok)
 	}
 	for _, ck := range resp.Cookies() {
-		logCapture.register("cookie "+ck.Name, ck.Value)
+		if ck.Name == sessionCookie || ck.Name == portalCookie { // not the flash and notice codes
+			logCapture.register("cookie "+ck.Name, ck.Value)
+		}
 	}
 	logCapture.registerPage(string(b))
 	return result{Response: resp, body: string(b)}
