@@ -85,6 +85,7 @@ func openEnv(ctx context.Context, getenv func(string) string, stderr io.Writer, 
 	}
 	e.db.SQL().SetMaxOpenConns(cfg.DBMaxConns)
 	e.db.SQL().SetMaxIdleConns(cfg.DBMaxConns)
+	e.db.SetTransactionPooler(cfg.DBPooler == "transaction")
 	if err := e.db.Migrate(ctx); err != nil {
 		e.close()
 		return nil, err

@@ -32,7 +32,7 @@ type faultSample struct {
 	start, end time.Time
 	status     int // 0: transport error
 	body       string
-	key        string // the field key this request set
+	key        string // the field key this request set; "" for a read (GET /api/self)
 }
 
 // TestDatabaseRestartDuringLoad runs the real binary on a private PostgreSQL cluster, keeps it
@@ -172,6 +172,32 @@ func TestDatabaseRestartDuringLoad(t *testing.T) {
 			}
 		}()
 	}
+	// Readers: GET /api/self, the coalesced scoped read (store/readbatch.go), for every tenant at once.
+	for r := range 2 * workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				s := faultSample{start: time.Now()}
+				s.status, s.body = do("GET", "/api/self", tokens[r%workers], "")
+				s.end = time.Now()
+				if s.status == 200 && !strings.Contains(s.body, fmt.Sprintf(`"internalId":"load-%d"`, r%workers)) {
+					s.status, s.body = -1, "another tenant's answer: "+s.body
+				}
+				mu.Lock()
+				samples = append(samples, s)
+				mu.Unlock()
+				if s.status < 200 || s.status > 299 {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
 	type readySample struct {
 		at     time.Time
 		status int
@@ -228,7 +254,8 @@ func TestDatabaseRestartDuringLoad(t *testing.T) {
 	firstOKAfterUp := time.Time{}
 	acked := map[string]bool{}
 	shapes := map[string]int{}
-	reported := 0
+	reported, reads := 0, 0
+	var firstReadAfterUp time.Time
 	report := func(format string, args ...any) {
 		t.Helper()
 		if reported++; reported <= 8 {
@@ -240,6 +267,13 @@ func TestDatabaseRestartDuringLoad(t *testing.T) {
 		took := s.end.Sub(s.start)
 		slowest = max(slowest, took)
 		if s.status >= 200 && s.status < 300 {
+			if s.key == "" {
+				reads++
+				if s.start.After(upAt) && (firstReadAfterUp.IsZero() || s.end.Before(firstReadAfterUp)) {
+					firstReadAfterUp = s.end
+				}
+				continue
+			}
 			acked[s.key] = true
 			if s.start.After(upAt) && (firstOKAfterUp.IsZero() || s.end.Before(firstOKAfterUp)) {
 				firstOKAfterUp = s.end
@@ -270,6 +304,11 @@ func TestDatabaseRestartDuringLoad(t *testing.T) {
 		(downFails / time.Duration(max(downN, 1))).Round(time.Millisecond), downFailMax.Round(time.Millisecond))
 	if downN == 0 {
 		t.Error("no request failed while PostgreSQL was down: the outage was not exercised")
+	}
+	if reads == 0 {
+		t.Error("no GET /api/self succeeded")
+	} else if firstReadAfterUp.IsZero() || firstReadAfterUp.Sub(upAt) > 5*time.Second {
+		t.Errorf("reads did not recover within 5 s of PostgreSQL returning (first: %v)", firstReadAfterUp)
 	}
 
 	// (c) Recovery within 5 s of the database returning.

@@ -43,6 +43,11 @@ type Config struct {
 	// 40): several processes on one database must stay under its max_connections together.
 	DBMaxConns int
 
+	// DBPooler is "transaction" when DATABASE_URL leads to a transaction-mode pooler such as
+	// PgBouncer's pool_mode=transaction (TENANTRY_DB_POOLER, default "none"): statements are then
+	// not prepared across transactions.
+	DBPooler string
+
 	// DatabaseReadURL, when set, is a hot standby of DatabaseURL that serves the reads which
 	// tolerate a little lag (activity, tenant lists, the usage dashboard) while it is within
 	// ReadMaxLag of the primary (DATABASE_READ_URL, TENANTRY_READ_MAX_LAG).
@@ -75,7 +80,8 @@ var Vars = []struct{ Name, Default, Meaning string }{
 	{"TENANTRY_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"TENANTRY_LOG_FORMAT", "text", "text or json"},
 	{"TENANTRY_DEBUG_ADDR", "(off)", "host:port for Go's profiler (/debug/pprof); keep it on loopback"},
-	{"TENANTRY_DB_MAX_CONNS", "40", "the most connections this process opens to PostgreSQL"},
+	{"TENANTRY_DB_MAX_CONNS", "40", "the most connections this process opens to PostgreSQL (plus 4 for coalesced scoped reads)"},
+	{"TENANTRY_DB_POOLER", "none", "transaction when DATABASE_URL is a transaction-mode pooler (PgBouncer): no prepared statements across transactions"},
 	{"TENANTRY_METRICS_TOKEN", "(open)", "bearer token required by GET /metrics (Prometheus); unset: /metrics is open to anyone who reaches the listener"},
 }
 
@@ -118,6 +124,11 @@ func Load(getenv func(string) string) (*Config, error) {
 			problems = append(problems, fmt.Sprintf("TENANTRY_DB_MAX_CONNS=%q: want a whole number from 2 to 1000", v))
 		}
 		c.DBMaxConns = n
+	}
+	switch c.DBPooler = get("TENANTRY_DB_POOLER", "none"); c.DBPooler {
+	case "none", "transaction":
+	default:
+		problems = append(problems, fmt.Sprintf("TENANTRY_DB_POOLER=%q: want none or transaction", c.DBPooler))
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Sprintf("TENANTRY_ADDR=%q: want host:port, e.g. 127.0.0.1:8080", c.Addr))

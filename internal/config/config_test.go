@@ -53,6 +53,7 @@ func TestRejectsBadValues(t *testing.T) {
 		"TENANTRY_SECRET_ROTATION_OVERLAP": "soon",
 		"TENANTRY_SESSION_KEYS":            "c2hvcnQ=",
 		"TENANTRY_ENCRYPTION_KEYS":         "k1:c2hvcnQ=",
+		"TENANTRY_DB_POOLER":               "session",
 	}
 	for name, val := range cases {
 		_, err := Load(env(map[string]string{name: val, "TENANTRY_DATA_DIR": t.TempDir()}))
@@ -67,8 +68,11 @@ func TestDefaultsAndSecureCookies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BaseURL != "http://127.0.0.1:9999" || c.SecureCookies() || c.SecretRotationOverlap.Hours() != 24 {
+	if c.BaseURL != "http://127.0.0.1:9999" || c.SecureCookies() || c.SecretRotationOverlap.Hours() != 24 || c.DBPooler != "none" {
 		t.Fatalf("defaults: %+v", c)
+	}
+	if c, _ := Load(env(map[string]string{"TENANTRY_DATA_DIR": t.TempDir(), "TENANTRY_DB_POOLER": "transaction"})); c == nil || c.DBPooler != "transaction" {
+		t.Fatalf("TENANTRY_DB_POOLER=transaction: %+v", c)
 	}
 	c, _ = Load(env(map[string]string{"TENANTRY_DATA_DIR": t.TempDir(), "TENANTRY_BASE_URL": "https://t.example/"}))
 	if !c.SecureCookies() || c.BaseURL != "https://t.example" {

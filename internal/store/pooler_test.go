@@ -329,6 +329,7 @@ func (e *poolerEnv) open(t *testing.T, db string, clients int) *store.DB {
 	if err != nil {
 		t.Fatalf("store.Open through pgbouncer: %v", err)
 	}
+	s.SetTransactionPooler(true)
 	t.Cleanup(func() { s.Close() })
 	s.SQL().SetMaxOpenConns(clients)
 	s.SQL().SetMaxIdleConns(clients)
@@ -448,7 +449,7 @@ func TestPoolerKeepsScopesApart(t *testing.T) {
 				var seen []uuid.UUID
 				var scopeTenant string
 				err = s.ReadScoped(ctx, sc.scope, `SELECT t.id, current_setting('tenantry.tenant_id') AS scope_tenant FROM tenants t`,
-					func(rows *sqlx.Rows) error {
+					func(rows *store.ScopedRows) error {
 						seen = seen[:0] // ReadScoped may call fn again (readbatch.go): overwrite
 						for rows.Next() {
 							var id uuid.UUID
@@ -468,7 +469,7 @@ func TestPoolerKeepsScopesApart(t *testing.T) {
 
 				// 3. The activity a scope reads is only its own (or its workspace's).
 				err = s.ReadScoped(ctx, sc.scope, `SELECT workspace_id, tenant_id FROM activity_log WHERE type = 'pooler.check'`,
-					func(rows *sqlx.Rows) error {
+					func(rows *store.ScopedRows) error {
 						for rows.Next() {
 							var ws, tn uuid.UUID
 							if err := rows.Scan(&ws, &tn); err != nil {
@@ -625,11 +626,11 @@ func TestPoolerServerConnectionIsCleanAfterEachScope(t *testing.T) {
 		Tenant string `db:"tenant"`
 	}
 	err = s.ReadScoped(ctx, tenancy.TenantScope(e.w2, e.c), `SELECT pg_backend_pid() AS pid, current_user::text AS usr,
-		current_setting('tenantry.tenant_id') AS tenant`, func(rows *sqlx.Rows) error {
+		current_setting('tenantry.tenant_id') AS tenant`, func(rows *store.ScopedRows) error {
 		if !rows.Next() {
 			return errors.New("no row")
 		}
-		return rows.StructScan(&got)
+		return rows.Scan(&got.PID, &got.User, &got.Tenant)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -666,7 +667,7 @@ func TestPoolerServerConnectionIsCleanAfterEachScope(t *testing.T) {
 				var ids []uuid.UUID
 				var backend int
 				err := s.ReadScoped(ctx, tenancy.TenantScope(e.tenantOf[tenant], tenant), `SELECT id, pg_backend_pid() FROM tenants`,
-					func(rows *sqlx.Rows) error {
+					func(rows *store.ScopedRows) error {
 						ids = ids[:0] // ReadScoped may call fn again (readbatch.go): overwrite
 						for rows.Next() {
 							var id uuid.UUID

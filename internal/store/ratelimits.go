@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"tenantry/internal/tenancy"
 )
 
@@ -56,8 +54,8 @@ func (d *DB) CountRequest(ctx context.Context, scope tenancy.Scope, s tenancy.Se
 	}
 	dec := &RateDecision{Allowed: true}
 	first := true
-	// ReadScoped's single message is one implicit transaction: the upsert commits with it.
-	err := d.ReadScoped(ctx, scope, q, func(rows *sqlx.Rows) error {
+	// execScoped's single message is one implicit transaction: the upsert commits with it.
+	err := d.execScoped(ctx, scope, q, func(rows *ScopedRows) error {
 		for rows.Next() {
 			var key string
 			var n int

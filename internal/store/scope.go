@@ -91,38 +91,39 @@ func quoteLiteral(s string) string {
 	return string(append(out, '\''))
 }
 
-// ReadScoped runs one read-only query in scope in a single round trip: the scope settings and the
-// query travel together as one simple-protocol message, which PostgreSQL runs as one implicit
-// transaction, so the settings vanish with it. query takes no parameters: it names the scope
-// through app.workspace_id() and app.tenant_id(), never through request input.
-func (d *DB) ReadScoped(ctx context.Context, scope tenancy.Scope, query string, fn func(rows *sqlx.Rows) error) error {
-	if scope.WorkspaceID == uuid.Nil {
-		return ErrNoScope
+// ReadScoped runs one read-only query in scope in a single round trip, in an implicit transaction
+// of its own, so the settings vanish with it. Concurrent calls share one pipelined batch of
+// prepared statements (readbatch.go), so fn runs on a worker goroutine, may be called again after
+// a failed attempt and must overwrite, not accumulate. query takes no parameters and must only
+// read: it names the scope through app.workspace_id() and app.tenant_id(), never request input.
+func (d *DB) ReadScoped(ctx context.Context, scope tenancy.Scope, query string, fn func(rows *ScopedRows) error) error {
+	ws, tenant, err := scopeSettings(scope)
+	if err != nil {
+		return err
 	}
-	tenant := "*"
+	return batcherFor(d).read(ctx, d, &scopedRead{workspaceID: ws, tenant: tenant, query: query, fn: fn})
+}
+
+// execScoped is ReadScoped for one statement that writes: its own message, never coalesced, never
+// retried.
+func (d *DB) execScoped(ctx context.Context, scope tenancy.Scope, query string, fn func(rows *ScopedRows) error) error {
+	ws, tenant, err := scopeSettings(scope)
+	if err != nil {
+		return err
+	}
+	return d.readScopedOnce(ctx, scopeSelect(ws, tenant), query, fn)
+}
+
+// scopeSettings are the values of tenantry.workspace_id and tenantry.tenant_id for scope.
+func scopeSettings(scope tenancy.Scope) (workspaceID, tenant string, err error) {
+	if scope.WorkspaceID == uuid.Nil {
+		return "", "", ErrNoScope
+	}
+	tenant = "*"
 	if !scope.WorkspaceWide() {
 		tenant = scope.TenantID.String()
 	}
-	msg := "SET LOCAL ROLE " + AppRole + "; SELECT set_config('tenantry.workspace_id', " + quoteLiteral(scope.WorkspaceID.String()) +
-		", true), set_config('tenantry.tenant_id', " + quoteLiteral(tenant) + ", true); " + query
-	rows, err := d.db.QueryxContext(ctx, msg)
-	if err != nil {
-		return fmt.Errorf("store: scoped read: %w", err)
-	}
-	defer rows.Close()
-	// The first result is set_config's row; the query's is the next.
-	for rows.Next() {
-	}
-	if !rows.NextResultSet() {
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("store: scoped read: %w", err)
-		}
-		return errors.New("store: scoped read returned no result")
-	}
-	if err := fn(rows); err != nil {
-		return inputError(err)
-	}
-	return inputError(rows.Err())
+	return scope.WorkspaceID.String(), tenant, nil
 }
 
 // inputError turns PostgreSQL's refusals of a value (data exceptions such as a NUL byte in text

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +39,9 @@ type DB struct {
 	keys *secrets.KeyRing
 	log  *slog.Logger
 	read *replica // the optional read replica (replica.go); nil: every read on the primary
+	dsn  string   // the URL Open was given: the scoped-read batcher's own connections use it
+	// txPooler: the URL leads to a transaction-mode pooler (SetTransactionPooler).
+	txPooler atomic.Bool
 
 	// txOptions begin InScope's transactions: nil (read-write) on the primary, read-only on a
 	// replica, where lib/pq's explicit BEGIN READ WRITE is refused.
@@ -62,7 +66,7 @@ func Open(ctx context.Context, url string, keys *secrets.KeyRing, log *slog.Logg
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	return &DB{db: db, keys: keys, log: log}, nil
+	return &DB{db: db, keys: keys, log: log, dsn: url}, nil
 }
 
 // withBinaryParameters turns on lib/pq's binary_parameters, which sends a parameterized query as
@@ -84,6 +88,7 @@ func withBinaryParameters(url string) string {
 // Close closes every connection (and stops the read replica's checker).
 func (d *DB) Close() error {
 	d.read.close()
+	closeReadBatcher(d.db)
 	return d.db.Close()
 }
 
@@ -189,7 +194,7 @@ func Unavailable(err error) bool {
 		return false
 	}
 	var oe *net.OpError
-	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+	return errors.Is(err, errConnection) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &oe)
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"tenantry/internal/tenancy"
@@ -38,11 +37,15 @@ func scanTenant(row interface{ Scan(...any) error }) (*tenancy.Tenant, error) {
 	if limit.Valid {
 		t.AICreditsRolling30DayLimit = &limit.Float64
 	}
+	// In UTC whichever driver read them (lib/pq gives the session's zone, pgx the machine's).
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	if archived.Valid {
-		t.ArchivedAt = &archived.Time
+		at := archived.Time.UTC()
+		t.ArchivedAt = &at
 	}
 	if lastActive.Valid {
-		t.LastActiveAt = &lastActive.Time
+		at := lastActive.Time.UTC()
+		t.LastActiveAt = &at
 	}
 	return &t, nil
 }
@@ -426,7 +429,7 @@ func (d *DB) TenantOfScope(ctx context.Context, scope tenancy.Scope) (*tenancy.T
 	}
 	var t *tenancy.Tenant
 	err := d.ReadScoped(ctx, scope, `SELECT `+tenantColumns+` FROM tenants
-		WHERE workspace_id = app.workspace_id() AND id = app.tenant_id()`, func(rows *sqlx.Rows) error {
+		WHERE workspace_id = app.workspace_id() AND id = app.tenant_id()`, func(rows *ScopedRows) error {
 		if !rows.Next() {
 			return tenancy.ErrNotFound
 		}
