@@ -25,10 +25,13 @@ import (
 	"github.com/prometheus/common/model"
 
 	"tenantry/internal/auth"
+	"tenantry/internal/config"
 	"tenantry/internal/metrics"
+	"tenantry/internal/secrets"
 	"tenantry/internal/seed"
 	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
+	"tenantry/internal/testdb"
 )
 
 // scrape is one parsed GET /metrics.
@@ -571,5 +574,52 @@ func TestMetricsLiveStream(t *testing.T) {
 	}
 	if s.has("tenantry_http_request_duration_seconds", map[string]string{"route": "/activity/live"}) {
 		t.Errorf("the stream's duration went into the latency histogram")
+	}
+}
+
+// TestMetricsReplicaPool: with a read replica configured, its pool and health are exported. The
+// "replica" here is the primary itself, which is not in recovery: configured but never usable.
+func TestMetricsReplicaPool(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.URL(t)
+	keys, err := secrets.ParseKeyRing(secrets.GenerateKeySpec("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, url, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.UseReplica(ctx, url, store.ReplicaOptions{MaxConns: 3, CheckEvery: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.ReplicaStatus(); !st.Configured || st.Usable {
+		t.Fatalf("a primary posing as replica: %+v", st)
+	}
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{"TENANTRY_DATA_DIR": t.TempDir(), "TENANTRY_ENV": "test"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	s := scrapeMetrics(t, ts.URL, "")
+	if got := s.value("go_sql_max_open_connections", map[string]string{"db_name": "replica"}); got != 3 {
+		t.Errorf("go_sql_max_open_connections{db_name=replica}: %v, want 3", got)
+	}
+	if !s.has("go_sql_max_open_connections", map[string]string{"db_name": "primary"}) {
+		t.Errorf("no primary pool")
+	}
+	if s["tenantry_db_replica_usable"] == nil || s.value("tenantry_db_replica_usable", nil) != 0 {
+		t.Errorf("tenantry_db_replica_usable: %v, want 0 (present)", s.value("tenantry_db_replica_usable", nil))
+	}
+	if s["tenantry_db_replica_lag_seconds"] == nil {
+		t.Errorf("no tenantry_db_replica_lag_seconds")
 	}
 }

@@ -60,6 +60,17 @@ func New(cfg *config.Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	if err := s.metrics.RegisterDB("primary", db.SQL().DB); err != nil {
 		return nil, err
 	}
+	if r := db.Replica(); r != nil {
+		if err := s.metrics.RegisterDB("replica", r.SQL().DB); err != nil {
+			return nil, err
+		}
+		if err := s.metrics.RegisterReplica(func() (bool, time.Duration) {
+			st := db.ReplicaStatus()
+			return st.Usable, st.Lag
+		}); err != nil {
+			return nil, err
+		}
+	}
 	s.api.Instrument(s.metrics)
 	s.handler = s.routes()
 	return s, nil

@@ -149,6 +149,31 @@ func (m *Metrics) RegisterDB(name string, db *sql.DB) error {
 	return m.reg.Register(collectors.NewDBStatsCollector(db, name))
 }
 
+// RegisterReplica exports a read replica's health as last checked: tenantry_db_replica_usable
+// (1 while lag-tolerant reads go to it, else 0) and tenantry_db_replica_lag_seconds.
+func (m *Metrics) RegisterReplica(status func() (usable bool, lag time.Duration)) error {
+	usable := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tenantry_db_replica_usable",
+		Help: "1 while lag-tolerant reads go to the read replica, 0 while they go to the primary.",
+	}, func() float64 {
+		if ok, _ := status(); ok {
+			return 1
+		}
+		return 0
+	})
+	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tenantry_db_replica_lag_seconds",
+		Help: "The read replica's measured replication lag at its last check.",
+	}, func() float64 {
+		_, l := status()
+		return l.Seconds()
+	})
+	if err := m.reg.Register(usable); err != nil {
+		return err
+	}
+	return m.reg.Register(lag)
+}
+
 // Handler serves the registry in Prometheus' text (or negotiated) format. A collector that fails
 // is logged to log and left out: the scrape still answers with everything else.
 func (m *Metrics) Handler(log *slog.Logger) http.Handler {

@@ -187,3 +187,28 @@ func BenchmarkRequest(b *testing.B) {
 		}
 	})
 }
+
+func TestReplicaGauges(t *testing.T) {
+	m := metrics.New()
+	usable, lag := true, 1500*time.Millisecond
+	if err := m.RegisterReplica(func() (bool, time.Duration) { return usable, lag }); err != nil {
+		t.Fatal(err)
+	}
+	want := func(u, l string) string {
+		return `
+# HELP tenantry_db_replica_lag_seconds The read replica's measured replication lag at its last check.
+# TYPE tenantry_db_replica_lag_seconds gauge
+tenantry_db_replica_lag_seconds ` + l + `
+# HELP tenantry_db_replica_usable 1 while lag-tolerant reads go to the read replica, 0 while they go to the primary.
+# TYPE tenantry_db_replica_usable gauge
+tenantry_db_replica_usable ` + u + `
+`
+	}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want("1", "1.5")), "tenantry_db_replica_usable", "tenantry_db_replica_lag_seconds"); err != nil {
+		t.Error(err)
+	}
+	usable, lag = false, 42*time.Second
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want("0", "42")), "tenantry_db_replica_usable", "tenantry_db_replica_lag_seconds"); err != nil {
+		t.Error(err)
+	}
+}
