@@ -5,8 +5,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"tenantry/internal/metrics"
 	"tenantry/internal/tenancy"
@@ -206,10 +208,55 @@ func (s *Server) consoleHandler(rt route) http.Handler {
 			s.consoleError(w, r, tenancy.ErrForbidden)
 			return
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := readConsoleForm(w, r); err != nil {
+				s.consoleError(w, r, err)
+				return
+			}
+		}
 		if err := rt.handle(w, r); err != nil {
 			s.consoleError(w, r, err)
 		}
 	})
+}
+
+// maxConsoleForm caps a Console form's body (Go's own cap for url-encoded forms, made explicit).
+const maxConsoleForm = 10 << 20
+
+// readConsoleForm reads a Console POST's form once, before its handler, so that no handler can see
+// a half-read form as an empty one (an empty limit means "no limit": a body over the cap would
+// silently clear it). It refuses what no Console form sends: a body that is not url-encoded (415),
+// one over the cap (413), one that cannot be parsed, text that is not UTF-8, and NUL characters
+// (400) — the same rules as the API's.
+func readConsoleForm(w http.ResponseWriter, r *http.Request) error {
+	if r.ContentLength != 0 {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt != "application/x-www-form-urlencoded" {
+			return errStatus(http.StatusUnsupportedMediaType, "Console forms are sent as application/x-www-form-urlencoded; this request was not.")
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxConsoleForm)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errStatus(http.StatusRequestEntityTooLarge, "The form is larger than 10 MiB: nothing was saved.")
+		}
+		return errStatus(http.StatusBadRequest, "The form could not be read: nothing was saved.")
+	}
+	for k, vs := range r.Form {
+		if !utf8.ValidString(k) {
+			return errStatus(http.StatusBadRequest, "A field name is not valid UTF-8 text: nothing was saved.")
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return errStatus(http.StatusBadRequest, fmt.Sprintf("The field %q is not valid UTF-8 text: nothing was saved.", k))
+			}
+			if strings.IndexByte(v, 0) >= 0 {
+				return errStatus(http.StatusBadRequest, fmt.Sprintf("The field %q contains a NUL character: nothing was saved.", k))
+			}
+		}
+	}
+	return nil
 }
 
 // consoleError turns an error into an error page (or a toast for an htmx request). 5xx errors are
