@@ -204,11 +204,15 @@ func (s *Service) RunAction(ctx context.Context, scope tenancy.Scope, run Action
 	// here wherever they appear (an external app may echo a token back).
 	entry.Details = scrubValues(details, p.creds).(map[string]any)
 	entry.Message = scrubValues(entry.Message, p.creds).(string)
-	if err := s.db.InScope(ctx, scope, func(tx *store.Tx) error {
-		if err := tx.Record(ctx, entry); err != nil {
+	// The call happened, so it is recorded even when the caller has gone (a cancelled request):
+	// the record does not follow the caller's context, only a bound of its own.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.db.InScope(rctx, scope, func(tx *store.Tx) error {
+		if err := tx.Record(rctx, entry); err != nil {
 			return err
 		}
-		return tx.TouchConnection(ctx, p.conn.ID)
+		return tx.TouchConnection(rctx, p.conn.ID)
 	}); err != nil {
 		s.log.ErrorContext(ctx, "record action run", "err", err)
 		if runErr == nil {
