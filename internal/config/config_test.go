@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -110,6 +111,19 @@ func TestReadReplicaSettings(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%v: error %v does not name %s", bad, err, name)
+		}
+	}
+}
+
+// The README's configuration table names every variable Tenantry reads.
+func TestReadmeListsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(b), "| `"+v.Name+"` |") {
+			t.Errorf("README.md's configuration table does not list %s", v.Name)
 		}
 	}
 }
