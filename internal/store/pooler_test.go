@@ -755,3 +755,28 @@ func TestPoolerSessionStateLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A server start (store.Migrate) on a current schema goes through the pooler and leaves no
+// advisory lock behind on the pooled server connections: only pending migrations take the
+// session-level lock (docs/SCALING.md).
+func TestPoolerMigrateOnCurrentSchema(t *testing.T) {
+	ctx := context.Background()
+	e := newPoolerEnv(t)
+	s := e.open(t, "pool2", 4)
+	for range 3 { // as three processes starting one after another would
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate through the pooler: %v", err)
+		}
+	}
+	var held int
+	if err := e.direct.SQL().GetContext(ctx, &held, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); err != nil {
+		t.Fatal(err)
+	}
+	if held != 0 {
+		t.Errorf("%d advisory locks still held after Migrate through the pooler", held)
+	}
+	var n int
+	if err := e.direct.SQL().GetContext(ctx, &n, `SELECT count(*) FROM universe_elements`); err != nil || n == 0 {
+		t.Errorf("universe catalog after Migrate: %d rows, %v", n, err)
+	}
+}

@@ -98,30 +98,39 @@ func (d *DB) SQL() *sqlx.DB { return d.db }
 // Keys returns the key ring for secrets at rest.
 func (d *DB) Keys() *secrets.KeyRing { return d.keys }
 
-// Migrate applies every pending migration. It runs as the connecting user, not the app role:
-// migrations are one of the two things that run outside a scope.
+// migrateLockKey serializes migrations and catalog loads across processes.
+const migrateLockKey = 7_301_884_126
+
+// Migrate applies every pending migration, then loads the universe catalog and makes sure the
+// activity log's partitions exist. It runs as the connecting user, not the app role: migrations
+// are one of the two things that run outside a scope.
+//
+// Only pending migrations take the session-level lock that keeps two processes from migrating at
+// once (goose runs on connections of its own, so no single transaction can hold it); a schema that
+// is already current — every start but the first after an upgrade — takes only transaction-level
+// locks, which is what lets `serve` start through a transaction-mode pooler (docs/SCALING.md).
 func (d *DB) Migrate(ctx context.Context) error {
 	p, err := d.migrator()
 	if err != nil {
 		return err
 	}
-	// Two processes starting together must not both migrate.
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Close()
-	const lockKey = 7_301_884_126
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
-		return fmt.Errorf("migrate: lock: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
-	results, err := p.Up(ctx)
-	for _, r := range results {
-		d.log.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
-	}
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	if cur, latest, err := p.GetVersions(ctx); err != nil || cur < latest {
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLockKey)
+		results, err := p.Up(ctx)
+		for _, r := range results {
+			d.log.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
+		}
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
 	}
 	if err := loadUniverse(ctx, conn); err != nil {
 		return fmt.Errorf("migrate: universe: %w", err)

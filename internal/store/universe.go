@@ -51,6 +51,11 @@ func loadUniverse(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	defer tx.Rollback()
+	// One process at a time, and never during another's migration (the same key as Migrate's
+	// session lock; transaction-level, so a transaction-mode pooler releases it with the commit).
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+		return err
+	}
 	n := 0
 	for _, name := range names {
 		b, err := fs.ReadFile(migrations.FS, name)
