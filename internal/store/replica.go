@@ -133,18 +133,7 @@ func (d *DB) UseReplica(ctx context.Context, url string, opts ReplicaOptions) er
 
 // withConnectTimeout bounds how long connecting to the replica may take (lib/pq waits for the
 // operating system otherwise), so a replica that vanished from the network fails fast.
-func withConnectTimeout(url string) string {
-	if strings.Contains(url, "connect_timeout=") {
-		return url
-	}
-	if strings.Contains(url, "://") {
-		if strings.Contains(url, "?") {
-			return url + "&connect_timeout=3"
-		}
-		return url + "?connect_timeout=3"
-	}
-	return url + " connect_timeout=3"
-}
+func withConnectTimeout(url string) string { return withURLOption(url, "connect_timeout", "3") }
 
 // Replica returns the read replica as a DB of its own (read-only transactions, no routing, no
 // fallback), or nil when none is configured: for tests and tools that must read there.

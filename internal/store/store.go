@@ -72,17 +72,21 @@ func Open(ctx context.Context, url string, keys *secrets.KeyRing, log *slog.Logg
 // withBinaryParameters turns on lib/pq's binary_parameters, which sends a parameterized query as
 // Parse+Bind+Execute in one round trip instead of two. Its one catch: []byte arguments go over
 // in binary, so JSON must be passed as a string (jsonb's binary form differs from its text).
-func withBinaryParameters(url string) string {
-	if strings.Contains(url, "binary_parameters=") {
+func withBinaryParameters(url string) string { return withURLOption(url, "binary_parameters", "yes") }
+
+// withURLOption adds key=value to a connection string (URL or key=value form) unless it names
+// key already.
+func withURLOption(url, key, value string) string {
+	if strings.Contains(url, key+"=") {
 		return url
 	}
 	if strings.Contains(url, "://") {
 		if strings.Contains(url, "?") {
-			return url + "&binary_parameters=yes"
+			return url + "&" + key + "=" + value
 		}
-		return url + "?binary_parameters=yes"
+		return url + "?" + key + "=" + value
 	}
-	return url + " binary_parameters=yes"
+	return url + " " + key + "=" + value
 }
 
 // Close closes every connection (and stops the read replica's checker).
