@@ -99,9 +99,17 @@ func TestDatabaseRestartDuringLoad(t *testing.T) {
 
 	cmd := exec.Command(bin, "workspace", "create", "--key", "fault", "--name", "Fault", "--json")
 	cmd.Env = env
-	if out, err := cmd.Output(); err != nil {
+	out, err := cmd.Output()
+	if err != nil {
 		t.Fatalf("workspace create: %v %s", err, out)
 	}
+	var created struct{ Secret string }
+	if err := json.Unmarshal(out, &created); err != nil || created.Secret == "" {
+		t.Fatalf("workspace create printed %q", out)
+	}
+	registerSecret(t, "the workspace secret", created.Secret)
+	registerSecret(t, "the encryption key ring", encSpec)
+	registerSecret(t, "the session key", base64.StdEncoding.EncodeToString(sk))
 	base := startServe(t, bin, env)
 
 	ring, err := secrets.ParseKeyRing(encSpec)
@@ -118,6 +126,7 @@ func TestDatabaseRestartDuringLoad(t *testing.T) {
 		if tokens[g], err = signToken(ctx, db, "fault", fmt.Sprintf("load-%d", g), "", false, time.Hour); err != nil {
 			t.Fatal(err)
 		}
+		registerSecret(t, "a tenant token", tokens[g])
 	}
 	db.Close()
 
@@ -399,6 +408,7 @@ func TestDatabaseRestartDuringLoad(t *testing.T) {
 	if updated < len(acked) || updated != len(found) {
 		t.Errorf("%d tenant.updated entries for %d acknowledged and %d stored writes", updated, len(acked), len(found))
 	}
+	checkServerOutput(t)
 }
 
 // pgCtl runs the pg_ctl next to the postgres binary that served dataDir (postmaster.opts names

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,7 +59,7 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 		}
 	}
 	env = append(env, "DATABASE_URL="+dbURL, "TENANTRY_ENV=development", "TENANTRY_DATA_DIR="+filepath.Join(dir, "data"),
-		"TENANTRY_ENCRYPTION_KEYS="+encSpec, "TENANTRY_SESSION_KEYS="+base64.StdEncoding.EncodeToString(sk), "TENANTRY_LOG_LEVEL=warn",
+		"TENANTRY_ENCRYPTION_KEYS="+encSpec, "TENANTRY_SESSION_KEYS="+base64.StdEncoding.EncodeToString(sk), "TENANTRY_LOG_LEVEL=info",
 		"TENANTRY_DB_MAX_CONNS=12")
 
 	cmd := exec.Command(bin, "workspace", "create", "--key", "twoproc", "--name", "Two processes", "--json")
@@ -71,6 +72,9 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 	if err := json.Unmarshal(out, &created); err != nil || created.Secret == "" {
 		t.Fatalf("workspace create printed %q", out)
 	}
+	registerSecret(t, "the workspace secret", created.Secret)
+	registerSecret(t, "the encryption key ring", encSpec)
+	registerSecret(t, "the session key", base64.StdEncoding.EncodeToString(sk))
 
 	// The limits are set before the servers start, so neither has cached other settings.
 	ring, err := secrets.ParseKeyRing(encSpec)
@@ -113,6 +117,9 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	registerSecret(t, "the workspace token", admin)
+	credential := outputSentinel + "twoproc-" + base64.RawURLEncoding.EncodeToString(sk[:12])
+	registerSecret(t, "the connection credential", credential)
 	call := func(base, method, path, token string, body any) (int, http.Header, map[string]any) {
 		t.Helper()
 		var rd io.Reader
@@ -150,7 +157,7 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 	must(a, "POST", "/customers", map[string]any{"internalId": "meter", "name": "Meter", "aiCreditsRolling30DayLimit": 10}, 201)
 	must(b, "POST", "/customers", map[string]any{"internalId": "rated", "name": "Rated"}, 201)
 	conn := must(a, "POST", "/connections", map[string]any{"integrationKey": "crm", "tenantId": "meter", "name": "Meter CRM",
-		"credentials": map[string]any{"accessToken": "tok"}}, 201)
+		"credentials": map[string]any{"accessToken": credential}}, 201)
 	connID, _ := conn["id"].(string)
 
 	// 50 runs at once, alternating between the servers, against 10 credits.
@@ -180,6 +187,7 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	registerSecret(t, "the tenant token", rated)
 	if left := time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)); left < 15*time.Second {
 		time.Sleep(left + 100*time.Millisecond)
 	}
@@ -194,6 +202,7 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 	if statuses[200] != 10 || statuses[429] != 20 {
 		t.Errorf("request limit across two processes: %v, want 10 × 200 and 20 × 429", statuses)
 	}
+	checkServerOutput(t)
 }
 
 // fire runs n calls at once and counts their statuses.
@@ -228,11 +237,13 @@ func startServe(t *testing.T, bin string, env []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr, stdoutCopy syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	watchOutput(t, fmt.Sprintf("tenantry serve (pid %d) stderr", cmd.Process.Pid), &stderr, true)
+	watchOutput(t, fmt.Sprintf("tenantry serve (pid %d) stdout", cmd.Process.Pid), &stdoutCopy, false)
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
@@ -243,6 +254,7 @@ func startServe(t *testing.T, bin string, env []string) string {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
+		checkServerOutput(t) // the lines written while shutting down too
 		if t.Failed() {
 			t.Logf("tenantry serve (pid %d) stderr:\n%s", cmd.Process.Pid, stderr.String())
 		}
@@ -251,6 +263,7 @@ func startServe(t *testing.T, bin string, env []string) string {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			_, _ = stdoutCopy.Write([]byte(sc.Text() + "\n"))
 			if m := consoleLineRE.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- strings.TrimSuffix(m[1], "/"):
