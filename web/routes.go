@@ -204,6 +204,10 @@ func (s *Server) consoleHandler(rt route) http.Handler {
 			requireSignIn(w, r)
 			return
 		}
+		if rt.access != public {
+			// A signed-in page holds workspace data: no browser or proxy keeps a copy.
+			w.Header().Set("Cache-Control", "no-store")
+		}
 		if rt.access == admin && sess.Role != tenancy.RoleAdmin {
 			s.consoleError(w, r, tenancy.ErrForbidden)
 			return

@@ -502,11 +502,12 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 		}
 	}
 
-	// Cache-Control on signed-in Console pages: the server sets no-store only where a response
-	// reveals a secret once (rotated secret, new member's password) and on the exports; the pages
-	// without it are listed, not failed (a production change, reported with issue 8).
-	t.Logf("%d responses checked; signed-in Console pages with Cache-Control no-store: %d, without: %d %v",
-		pages, noStore, len(cacheable), cacheable)
+	// Signed-in Console pages are never stored by the browser or a proxy (a shared machine's back
+	// button must not show a tenant's data, nor a revealed field, after sign-out).
+	t.Logf("%d responses checked; signed-in Console pages with Cache-Control no-store: %d", pages, noStore)
+	if len(cacheable) > 0 {
+		t.Errorf("signed-in Console pages without Cache-Control no-store: %v", cacheable)
+	}
 	if pages < 60 {
 		t.Errorf("only %d responses checked: the sweep is not sweeping", pages)
 	}
