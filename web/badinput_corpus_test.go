@@ -34,6 +34,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"tenantry/internal/logscan"
 	"tenantry/internal/seed"
 	"tenantry/internal/tenancy"
 )
@@ -50,8 +51,8 @@ func (e *consoleAttack) corpusForms() map[string]url.Values {
 		"POST /signin":                                          {"email": {seed.SupportEmail}, "password": {seed.DemoPassword}, "next": {"/tenants"}},
 		"POST /signout":                                         nil,
 		"POST /tenants":                                         {"internalId": {"corpus-new"}, "name": {"Corpus tenant"}, "fields.plan": {"pro"}},
-		"POST /tenants/{id}/fields":                             {"fields.plan": {"pro"}, "fields.seats": {"7"}, "fields.region": {"eu"}, "fields.discount": {"0.25"}, "fields.apiToken": {sentinelPrefix + "corpus-field"}},
-		"POST /tenants/{id}/credentials":                        {"key": {"corpusKey"}, "value": {sentinelPrefix + "corpus-credential"}},
+		"POST /tenants/{id}/fields":                             {"fields.plan": {"pro"}, "fields.seats": {"7"}, "fields.region": {"eu"}, "fields.discount": {"0.25"}, "fields.apiToken": {logscan.Sentinel + "corpus-field"}},
+		"POST /tenants/{id}/credentials":                        {"key": {"corpusKey"}, "value": {logscan.Sentinel + "corpus-credential"}},
 		"POST /tenants/{id}/credentials/{key}/clear":            nil,
 		"POST /tenants/{id}/credits":                            {"limit": {"250"}},
 		"POST /tenants/{id}/archive":                            {"confirmed": {"yes"}},
@@ -60,7 +61,7 @@ func (e *consoleAttack) corpusForms() map[string]url.Values {
 		"POST /tenants/{id}/customizations/{kind}/{key}/reset":  {"confirmed": {"yes"}},
 		"POST /tenants/{id}/customizations/{kind}/{key}/delete": {"confirmed": {"yes"}},
 		"POST /tenants/{id}/connections": {"integration": {"hubspot"}, "name": {"Corpus connection"}, "credentialKey": {"accessToken"},
-			"credentialValue": {sentinelPrefix + "corpus-connection"}},
+			"credentialValue": {logscan.Sentinel + "corpus-connection"}},
 		"POST /tenants/{id}/connections/{cid}/disconnect": {"confirmed": {"yes"}},
 		"POST /tenants/{id}/connections/{cid}/reconnect":  nil, // asks nothing: any POST reconnects
 		"POST /tenants/{id}/connections/{cid}/archive":    {"confirmed": {"yes"}},
@@ -228,7 +229,7 @@ func (e *consoleAttack) corpusSend(t *testing.T, c *http.Client, path string, bo
 	if _, err := b.ReadFrom(resp.Body); err != nil {
 		return result{}, err
 	}
-	logCapture.registerPage(b.String())
+	registerPage(b.String())
 	return result{Response: resp, body: b.String()}, nil
 }
 

@@ -38,6 +38,7 @@ import (
 	"github.com/google/uuid"
 
 	"tenantry/internal/auth"
+	"tenantry/internal/logscan"
 	"tenantry/internal/seed"
 	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
@@ -619,8 +620,8 @@ func sentinel(t *testing.T, what string) string {
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
-	s := sentinelPrefix + what + "-" + hex.EncodeToString(b)
-	logCapture.register("planted "+what, s)
+	s := logscan.Sentinel + what + "-" + hex.EncodeToString(b)
+	logCapture.Register("planted "+what, s)
 	return s
 }
 
@@ -820,7 +821,7 @@ func TestSecuritySecretsAtRest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logCapture.register("a tenant token", tok)
+			logCapture.Register("a tenant token", tok)
 			if st, m := e.apiCall(t, "GET", "/api/self", tok, nil); st != http.StatusOK {
 				t.Fatalf("a token signed with the revealed secret: %d %v", st, m)
 			}
@@ -870,7 +871,7 @@ func TestSecuritySecretsAtRest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logCapture.register("a tenant token", tok)
+			logCapture.Register("a tenant token", tok)
 			st, m := e.apiCall(t, "POST", "/api/connections", tok, map[string]any{"integrationKey": "hubspot", "name": "Sealed API connection",
 				"credentials": map[string]any{"accessToken": v, "refreshToken": v + "-refresh"}})
 			if st != http.StatusCreated {
@@ -915,7 +916,7 @@ func TestSecuritySecretsAtRest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logCapture.register("a tenant token", jwt)
+			logCapture.Register("a tenant token", jwt)
 			c := e.client(t)
 			r := e.get(t, c, "/portal/activity?token="+url.QueryEscape(jwt))
 			wantRedirect(t, r, "/portal/activity")
@@ -1004,7 +1005,7 @@ func wsTokenFor(t *testing.T, e *testEnv) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logCapture.register("a workspace token", tok)
+	logCapture.Register("a workspace token", tok)
 	return tok
 }
 

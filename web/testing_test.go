@@ -125,14 +125,14 @@ func do(t *testing.T, c *http.Client, req *http.Request) result {
 	}
 	// Secrets the request carries or the page reveals may appear in no log line.
 	if tok := req.URL.Query().Get("token"); tok != "" {
-		logCapture.register("a token in a URL", tok)
+		logCapture.Register("a token in a URL", tok)
 	}
 	for _, ck := range resp.Cookies() {
 		if ck.Name == sessionCookie || ck.Name == portalCookie { // not the flash and notice codes
-			logCapture.register("cookie "+ck.Name, ck.Value)
+			logCapture.Register("cookie "+ck.Name, ck.Value)
 		}
 	}
-	logCapture.registerPage(string(b))
+	registerPage(string(b))
 	return result{Response: resp, body: string(b)}
 }
 
@@ -152,7 +152,7 @@ func (e *testEnv) get(t *testing.T, c *http.Client, path string, headers ...stri
 // postForm sends a form POST with optional headers given as name, value pairs.
 func (e *testEnv) postForm(t *testing.T, c *http.Client, path string, form url.Values, headers ...string) result {
 	t.Helper()
-	logCapture.registerForm("POST "+path, form)
+	logCapture.RegisterForm("POST "+path, form)
 	req, err := http.NewRequest(http.MethodPost, e.ts.URL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +185,7 @@ func (e *testEnv) mustSignIn(t *testing.T, c *http.Client, email string) *http.C
 	if ck == nil || ck.Value == "" {
 		t.Fatalf("sign in as %s: no %s cookie set", email, sessionCookie)
 	}
-	logCapture.register("a session token", e.sessionToken(t, ck.Value))
+	logCapture.Register("a session token", e.sessionToken(t, ck.Value))
 	return ck
 }
 

@@ -11,23 +11,12 @@ package main
 // a token the test never used.
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strings"
 	"sync"
+	"tenantry/internal/logscan"
 	"testing"
 )
-
-// outputSentinel starts every planted secret: a line holding it is a leak, registered or not.
-const outputSentinel = "SENTINEL-"
-
-// minOutputSecret: shorter values would match ordinary words.
-const minOutputSecret = 8
-
-// outputJWTRE matches a signed JWT (both JSON parts start with "{").
-var outputJWTRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}`)
 
 // watchedOutput is one stream a server process writes.
 type watchedOutput struct {
@@ -39,13 +28,13 @@ type watchedOutput struct {
 // outputScan is one test's secrets and the server output that may not hold them.
 type outputScan struct {
 	mu       sync.Mutex
-	secrets  map[string]string // a form the secret may take in a line -> what it is
+	secrets  *logscan.Secrets
 	outputs  []watchedOutput
 	reported map[string]bool // "output:line" already reported
 }
 
 func newOutputScan() *outputScan {
-	return &outputScan{secrets: map[string]string{}, reported: map[string]bool{}}
+	return &outputScan{secrets: logscan.NewSecrets(), reported: map[string]bool{}}
 }
 
 var (
@@ -90,7 +79,7 @@ func checkServerOutput(t *testing.T) {
 		t.Errorf("server output leaks a secret: %s", f)
 	}
 	s.mu.Lock()
-	outputs, secrets := len(s.outputs), len(s.secrets)
+	outputs, secrets := len(s.outputs), s.secrets.Len()
 	s.mu.Unlock()
 	if outputs == 0 || lines == 0 {
 		t.Errorf("the output scan read %d lines of %d streams: nothing was watched", lines, outputs)
@@ -98,23 +87,7 @@ func checkServerOutput(t *testing.T) {
 	t.Logf("output scan: %d lines of %d streams, %d secret forms registered, %d leaks", lines, outputs, secrets, len(found))
 }
 
-func (s *outputScan) register(what, secret string) {
-	if len(secret) < minOutputSecret {
-		return
-	}
-	forms := []string{secret}
-	if b, err := json.Marshal(secret); err == nil {
-		forms = append(forms, string(b[1:len(b)-1]))
-	}
-	forms = append(forms, url.QueryEscape(secret), fmt.Sprintf("%q", secret))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, f := range forms {
-		if _, ok := s.secrets[f]; !ok && len(f) >= minOutputSecret {
-			s.secrets[f] = what
-		}
-	}
-}
+func (s *outputScan) register(what, secret string) { s.secrets.Register(what, secret) }
 
 func (s *outputScan) watch(name string, buf *syncBuffer, log bool) {
 	s.mu.Lock()
@@ -134,31 +107,16 @@ func (s *outputScan) findings() ([]string, int) {
 		if text == "" {
 			continue
 		}
+		check := s.secrets.Checker(o.log)
 		for n, line := range strings.Split(text, "\n") {
 			total++
-			var why []string
-			if strings.Contains(line, outputSentinel) {
-				why = append(why, "a planted "+outputSentinel+" value")
-			}
-			if o.log && outputJWTRE.MatchString(line) {
-				why = append(why, "a signed token")
-			}
-			for sec, what := range s.secrets {
-				if strings.Contains(line, sec) {
-					why = append(why, what)
-					break
-				}
-			}
+			why := check(line)
 			key := fmt.Sprintf("%s:%d", o.name, n)
 			if len(why) == 0 || s.reported[key] {
 				continue
 			}
 			s.reported[key] = true
-			shown := line
-			if len(shown) > 1000 {
-				shown = shown[:1000] + "…"
-			}
-			out = append(out, fmt.Sprintf("%s line %d holds %s: %s", o.name, n+1, strings.Join(why, ", "), shown))
+			out = append(out, fmt.Sprintf("%s line %d holds %s: %s", o.name, n+1, strings.Join(why, ", "), logscan.Shorten(line, 1000)))
 		}
 	}
 	return out, total

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"tenantry/internal/logscan"
 	"tenantry/internal/secrets"
 	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
@@ -118,7 +119,7 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	registerSecret(t, "the workspace token", admin)
-	credential := outputSentinel + "twoproc-" + base64.RawURLEncoding.EncodeToString(sk[:12])
+	credential := logscan.Sentinel + "twoproc-" + base64.RawURLEncoding.EncodeToString(sk[:12])
 	registerSecret(t, "the connection credential", credential)
 	call := func(base, method, path, token string, body any) (int, http.Header, map[string]any) {
 		t.Helper()

@@ -61,7 +61,7 @@ func (e *env) workspace(key string) (*tenancy.Workspace, string) {
 	if err != nil {
 		e.t.Fatalf("create workspace %s: %v", key, err)
 	}
-	logCapture.register("workspace "+key+"'s secret", secret)
+	logCapture.Register("workspace "+key+"'s secret", secret)
 	return ws, secret
 }
 
@@ -79,7 +79,7 @@ func (e *env) restart() {
 // newTestServer serves h with net/http's own error log written into the capture.
 func newTestServer(h http.Handler) *httptest.Server {
 	ts := httptest.NewUnstartedServer(h)
-	ts.Config.ErrorLog = slog.NewLogLogger(captureHandler(), slog.LevelWarn)
+	ts.Config.ErrorLog = slog.NewLogLogger(logCapture.Handler(), slog.LevelWarn)
 	ts.Start()
 	return ts
 }
@@ -88,7 +88,7 @@ func newTestServer(h http.Handler) *httptest.Server {
 // (any level) into the capture scanned for secrets (logscan_test.go).
 func newAPI(e *env) *api.API {
 	return api.New(e.db, slog.New(slog.NewMultiHandler(
-		slog.NewTextHandler(testLog{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn}), captureHandler())))
+		slog.NewTextHandler(testLog{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn}), logCapture.Handler())))
 }
 
 // testLog writes the API's log lines to the test log (shown when the test fails or with -v).
@@ -106,7 +106,7 @@ func sign(t *testing.T, method jwt.SigningMethod, secret string, claims jwt.MapC
 	if err != nil {
 		t.Fatalf("sign: %v", err)
 	}
-	logCapture.register("a signed token", s)
+	logCapture.Register("a signed token", s)
 	return s
 }
 
@@ -151,7 +151,7 @@ func rawToken(t *testing.T, header, claims any, mac func() hash.Hash, secret str
 		h.Write([]byte(input))
 		sig = base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 	}
-	logCapture.register("a raw token", input+"."+sig)
+	logCapture.Register("a raw token", input+"."+sig)
 	return input + "." + sig
 }
 
@@ -235,7 +235,7 @@ func doReq(t *testing.T, base string, r req) *resp {
 		registerBody(r.Method+" "+r.Path, j)
 	}
 	if r.Token != "" {
-		logCapture.register("a bearer token", r.Token)
+		logCapture.Register("a bearer token", r.Token)
 	}
 	hr, err := http.NewRequest(r.Method, base+r.Path, body)
 	if err != nil {
