@@ -272,7 +272,10 @@ func TestBadInputCorpusConsole(t *testing.T) {
 
 	var tables []string
 	for tb := range attackSnapshot(t, e.testEnv) {
-		tables = append(tables, tb)
+		// A refused sign-in is meant to write one thing: the failure the throttle counts.
+		if tb != "public.signin_failures" {
+			tables = append(tables, tb)
+		}
 	}
 	sort.Strings(tables)
 	// The fingerprint ignores what reads touch: two GETs change nothing.

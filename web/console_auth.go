@@ -72,7 +72,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	password := r.PostFormValue("password")
 	form := viewauth.SignInForm{Email: email, Next: safeNext(r.PostFormValue("next"))}
 	addr := clientAddr(r)
-	if ok, wait := s.throttle.Allowed(email, addr); !ok {
+	ok, wait, err := s.throttle.Allowed(r.Context(), email, addr)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		form.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1)
 		return s.renderSignIn(w, r, http.StatusTooManyRequests, form)
 	}
@@ -84,11 +88,15 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !auth.CheckPassword(hash, password) || len(memberships) == 0 {
-		s.throttle.Fail(email, addr)
+		if err := s.throttle.Fail(r.Context(), email, addr); err != nil {
+			return err
+		}
 		form.Error = "That email and password do not match an account."
 		return s.renderSignIn(w, r, http.StatusUnauthorized, form)
 	}
-	s.throttle.Succeed(email)
+	if err := s.throttle.Succeed(r.Context(), email); err != nil {
+		return err
+	}
 	// Signing in again ends the session the browser had, so no older cookie outlives this one.
 	if old := sessionFrom(r.Context()); old != nil {
 		if err := s.db.DeleteSession(r.Context(), old); err != nil {

@@ -53,7 +53,7 @@ func New(cfg *config.Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		log:      log,
 		assets:   assets,
 		cookies:  cookies,
-		throttle: auth.NewThrottle(15*time.Minute, 5, 30),
+		throttle: auth.NewThrottle(db, 15*time.Minute, 5, 30),
 		api:      api.New(db, log),
 		metrics:  metrics.New(),
 	}

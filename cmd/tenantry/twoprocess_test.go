@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 
 	"tenantry/internal/logscan"
 	"tenantry/internal/secrets"
+	"tenantry/internal/seed"
 	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
 	"tenantry/internal/testdb"
@@ -31,7 +33,9 @@ import (
 // TestTwoServerProcessesShareLimits builds the binary and runs two `tenantry serve` processes on
 // one database. Limits hold across them: 50 runs split between the two against a tenant's
 // 10-credit limit — exactly 10 run; 30 requests split between them against 10 requests a minute
-// per tenant — exactly 10 pass.
+// per tenant — exactly 10 pass; 5 failed sign-ins split between them close the account on both.
+// Flow runs queued through either run exactly once; a Console session made on one works on the
+// other, and signing out on the other ends it.
 func TestTwoServerProcessesShareLimits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts two servers")
@@ -106,9 +110,13 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 	b := startServe(t, bin, env)
 	servers := []string{a, b}
 
-	var upHits atomic.Int64
+	var upHits, flowHits atomic.Int64
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		upHits.Add(1)
+		if r.URL.Path == "/flowstep" {
+			flowHits.Add(1)
+		} else {
+			upHits.Add(1)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	}))
@@ -202,6 +210,96 @@ func TestTwoServerProcessesShareLimits(t *testing.T) {
 	})
 	if statuses[200] != 10 || statuses[429] != 20 {
 		t.Errorf("request limit across two processes: %v, want 10 × 200 and 20 × 429", statuses)
+	}
+
+	// Flow runs queued through either process run exactly once, whichever worker claims them.
+	must(a, "POST", "/actions", map[string]any{"key": "flowstep", "name": "Flow step", "integrationKey": "crm", "type": "http-request",
+		"config": map[string]any{"method": "GET", "path": "/flowstep"}}, 201)
+	must(b, "POST", "/flows", map[string]any{"key": "once", "name": "Once", "integrationKey": "crm",
+		"config": map[string]any{"steps": []any{map[string]any{"key": "s1", "action": "flowstep"}}}}, 201)
+	must(a, "POST", "/customers", map[string]any{"internalId": "flows", "name": "Flows"}, 201)
+	fconn := must(b, "POST", "/connections", map[string]any{"integrationKey": "crm", "tenantId": "flows", "name": "Flows CRM",
+		"credentials": map[string]any{"accessToken": credential}}, 201)
+	const flowRuns = 6
+	var runIDs []string
+	for i := range flowRuns {
+		m := must(servers[i%2], "POST", "/connections/"+fconn["id"].(string)+"/flows/once/run", map[string]any{"input": map[string]any{"i": i}}, 201)
+		runIDs = append(runIDs, m["id"].(string))
+	}
+	for i, id := range runIDs {
+		state := ""
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			_, _, m := call(servers[(i+1)%2], "GET", "/flow-runs/"+id, admin, nil)
+			if state, _ = m["state"].(string); state == tenancy.RunCompleted || state == tenancy.RunFailed {
+				break
+			}
+		}
+		if state != tenancy.RunCompleted {
+			t.Errorf("flow run %d: state %q, want %q", i, state, tenancy.RunCompleted)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // a second claim would have called the upstream by now
+	if n := flowHits.Load(); n != flowRuns {
+		t.Errorf("%d flow runs called their step %d times, want exactly once each", flowRuns, n)
+	}
+
+	// A Console session made on one process works on the other, and signing out on the other
+	// ends it on both.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := func(base, path string, vals url.Values, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(vals.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s%s: %v", base, path, err)
+		}
+		res.Body.Close()
+		return res
+	}
+	page := func(base string, cookie *http.Cookie) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/tenants", nil)
+		req.AddCookie(cookie)
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s/tenants: %v", base, err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	res := form(a, "/signin", url.Values{"email": {seed.AdminEmail}, "password": {seed.DemoPassword}}, nil)
+	var session *http.Cookie
+	for _, ck := range res.Cookies() {
+		if ck.Value != "" {
+			session = ck
+		}
+	}
+	if res.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign-in on one process: %d, cookies %v", res.StatusCode, res.Cookies())
+	}
+	registerSecret(t, "the session cookie", session.Value)
+	if st := page(b, session); st != http.StatusOK {
+		t.Errorf("the session made on one process, on the other: %d, want 200", st)
+	}
+	form(b, "/signout", nil, session)
+	if st := page(a, session); st != http.StatusSeeOther {
+		t.Errorf("after signing out on the other process: %d, want 303 to sign-in", st)
+	}
+
+	// Sign-in throttling counts failures from both processes together: 5 per account.
+	for i := range 5 {
+		if st := form(servers[i%2], "/signin", url.Values{"email": {"nobody@twoproc.example"}, "password": {"wrong-password"}}, nil).StatusCode; st != http.StatusUnauthorized {
+			t.Errorf("failed sign-in %d: %d, want 401", i+1, st)
+		}
+	}
+	for _, base := range servers {
+		if st := form(base, "/signin", url.Values{"email": {"nobody@twoproc.example"}, "password": {"wrong-password"}}, nil).StatusCode; st != http.StatusTooManyRequests {
+			t.Errorf("the 6th sign-in, after 5 failures split between the processes: %d, want 429", st)
+		}
 	}
 	checkServerOutput(t)
 }

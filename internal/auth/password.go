@@ -3,9 +3,9 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -44,69 +44,46 @@ func CheckPassword(hash, password string) bool {
 }
 
 // Throttle limits repeated sign-in failures per account and per client address over a sliding
-// window. It lives in the process: with several servers each enforces its own window, which
-// bounds an attacker at (servers × limit) tries per window.
+// window. The failures are counted in the database (store: signin_throttle.go), so every server
+// process enforces the same window and a restart forgets nothing.
 type Throttle struct {
-	mu         sync.Mutex
+	counts     ThrottleCounts
 	window     time.Duration
 	perAccount int
 	perAddr    int
-	failures   map[string][]time.Time
-	now        func() time.Time
+}
+
+// ThrottleCounts is where failures are counted (the store).
+type ThrottleCounts interface {
+	SigninWait(ctx context.Context, keys []string, limits []int, window time.Duration) (time.Duration, error)
+	SigninFailed(ctx context.Context, keys []string) error
+	SigninSucceeded(ctx context.Context, key string) error
 }
 
 // NewThrottle allows perAccount failures per email and perAddr per address within window.
-func NewThrottle(window time.Duration, perAccount, perAddr int) *Throttle {
-	return &Throttle{window: window, perAccount: perAccount, perAddr: perAddr,
-		failures: map[string][]time.Time{}, now: time.Now}
+func NewThrottle(counts ThrottleCounts, window time.Duration, perAccount, perAddr int) *Throttle {
+	return &Throttle{counts: counts, window: window, perAccount: perAccount, perAddr: perAddr}
 }
+
+func accountKey(email string) string { return "e:" + email }
+func addrKey(addr string) string     { return "a:" + addr }
 
 // Allowed reports whether a sign-in for email from addr may be tried now, and if not, how long
 // until it may.
-func (t *Throttle) Allowed(email, addr string) (bool, time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	wait := time.Duration(0)
-	for key, limit := range map[string]int{"e:" + email: t.perAccount, "a:" + addr: t.perAddr} {
-		f := t.prune(key, now)
-		if len(f) >= limit {
-			if w := f[len(f)-limit].Add(t.window).Sub(now); w > wait {
-				wait = w
-			}
-		}
+func (t *Throttle) Allowed(ctx context.Context, email, addr string) (bool, time.Duration, error) {
+	wait, err := t.counts.SigninWait(ctx, []string{accountKey(email), addrKey(addr)}, []int{t.perAccount, t.perAddr}, t.window)
+	if err != nil {
+		return false, 0, err
 	}
-	return wait == 0, wait
+	return wait <= 0, wait, nil
 }
 
 // Fail records a failed sign-in.
-func (t *Throttle) Fail(email, addr string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	for _, key := range []string{"e:" + email, "a:" + addr} {
-		t.failures[key] = append(t.prune(key, now), now)
-	}
+func (t *Throttle) Fail(ctx context.Context, email, addr string) error {
+	return t.counts.SigninFailed(ctx, []string{accountKey(email), addrKey(addr)})
 }
 
 // Succeed forgets the account's failures (not the address's).
-func (t *Throttle) Succeed(email string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, "e:"+email)
-}
-
-func (t *Throttle) prune(key string, now time.Time) []time.Time {
-	f := t.failures[key]
-	i := 0
-	for i < len(f) && now.Sub(f[i]) >= t.window {
-		i++
-	}
-	f = f[i:]
-	if len(f) == 0 {
-		delete(t.failures, key)
-		return nil
-	}
-	t.failures[key] = f
-	return f
+func (t *Throttle) Succeed(ctx context.Context, email string) error {
+	return t.counts.SigninSucceeded(ctx, accountKey(email))
 }

@@ -78,7 +78,8 @@ func nullUUID(id uuid.UUID) any {
 
 // MaintainActivity keeps the log's weekly partitions: it creates those covering yesterday to 14
 // days ahead that are missing, drops those past every workspace's retention, and deletes entries
-// past their workspace's retention that remain (up to batch per workspace). It runs as the app role
+// past their workspace's retention that remain (up to batch per workspace); with expire it also
+// deletes old rate-limit windows and sign-in failures. It runs as the app role
 // through SECURITY DEFINER functions (migration 00005); at start (Migrate) and hourly.
 func (d *DB) MaintainActivity(ctx context.Context, expire bool, batch int) (created, dropped int, deleted int64, err error) {
 	tx, err := d.db.BeginTxx(ctx, nil)
@@ -106,6 +107,11 @@ func (d *DB) MaintainActivity(ctx context.Context, expire bool, batch int) (crea
 		}
 		if err := tx.GetContext(ctx, &deleted, `SELECT app_private.delete_expired_activity($1)`, batch); err != nil {
 			return 0, 0, 0, fmt.Errorf("activity expiry: %w", err)
+		}
+		// The other short-lived counters go with it: rate-limit windows over an hour old and
+		// sign-in failures over a day old.
+		if _, err := tx.ExecContext(ctx, `SELECT app_private.delete_old_rate_limit_counters(), app_private.delete_old_signin_failures()`); err != nil {
+			return 0, 0, 0, fmt.Errorf("counter expiry: %w", err)
 		}
 	}
 	return created, dropped, deleted, tx.Commit()

@@ -98,6 +98,7 @@ func newIsoFixture(t *testing.T) *isoFixture {
 			({W2}, gen_random_uuid(), {C}, {CC}, {T2}, 'sync')`,
 		`INSERT INTO rate_limit_counters (workspace_id, scope_key, window_start, count) VALUES
 			({W1}, {A}::text, now(), 1), ({W1}, {B}::text, now(), 2), ({W1}, '*', now(), 3), ({W2}, {C}::text, now(), 4), ({W2}, '*', now(), 4)`,
+		`INSERT INTO signin_failures (key_hash) VALUES (sha256('e:someone@example.com')), (sha256('a:10.0.0.1'))`,
 		`INSERT INTO event_subscriptions (workspace_id, id, tenant_id, connection_id, event_type) VALUES
 			({W1}, gen_random_uuid(), {A}, {CA}, 'deal.created'), ({W1}, gen_random_uuid(), {B}, {CB}, 'deal.created'),
 			({W2}, gen_random_uuid(), {C}, {CC}, 'deal.created')`,
@@ -1266,14 +1267,15 @@ func TestMaintenanceRoleIsContained(t *testing.T) {
 	if err := db.SQL().SelectContext(ctx, &grants, `SELECT table_name || ':' || privilege_type FROM information_schema.table_privileges
 		WHERE grantee = 'tenantry_maint'
 		UNION SELECT table_name || '.' || column_name || ':' || privilege_type FROM information_schema.column_privileges
-		WHERE grantee = 'tenantry_maint' AND table_name NOT IN ('activity_log', 'rate_limit_counters') ORDER BY 1`); err != nil {
+		WHERE grantee = 'tenantry_maint' AND table_name NOT IN ('activity_log', 'rate_limit_counters', 'signin_failures') ORDER BY 1`); err != nil {
 		t.Fatal(err)
 	}
 	want := "activity_log:DELETE,activity_log:SELECT,ai_credit_ledger.created_at:SELECT,ai_credit_ledger.credits:SELECT," +
 		"ai_credit_ledger.workspace_id:SELECT,flow_runs.attempts:SELECT,flow_runs.attempts:UPDATE,flow_runs.connection_id:SELECT,flow_runs.created_at:SELECT," +
 		"flow_runs.heartbeat_at:SELECT,flow_runs.heartbeat_at:UPDATE,flow_runs.id:SELECT,flow_runs.started_at:SELECT,flow_runs.started_at:UPDATE," +
 		"flow_runs.state:SELECT,flow_runs.state:UPDATE,flow_runs.workspace_id:SELECT,rate_limit_counters:DELETE," +
-		"rate_limit_counters:INSERT,rate_limit_counters:SELECT,rate_limit_counters:UPDATE,workspaces.id:SELECT,workspaces.settings:SELECT"
+		"rate_limit_counters:INSERT,rate_limit_counters:SELECT,rate_limit_counters:UPDATE,signin_failures:DELETE,signin_failures:INSERT," +
+		"signin_failures:SELECT,workspaces.id:SELECT,workspaces.settings:SELECT"
 	if strings.Join(grants, ",") != want {
 		t.Fatalf("tenantry_maint may %v, want only %s", grants, want)
 	}
@@ -1282,7 +1284,8 @@ func TestMaintenanceRoleIsContained(t *testing.T) {
 		UNION ALL SELECT relname FROM pg_class WHERE relowner = 'tenantry_maint'::regrole ORDER BY 1`); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(owned, ",") != "claim_flow_run,count_workspace_request,delete_expired_activity,delete_old_rate_limit_counters,longest_activity_retention,workspace_credit_usage" {
+	if strings.Join(owned, ",") != "claim_flow_run,count_workspace_request,delete_expired_activity,delete_old_rate_limit_counters,delete_old_signin_failures," +
+		"longest_activity_retention,signin_failed,signin_succeeded,signin_wait,workspace_credit_usage" {
 		t.Fatalf("tenantry_maint owns %v", owned)
 	}
 }
