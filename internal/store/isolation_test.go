@@ -1284,7 +1284,7 @@ func TestMaintenanceRoleIsContained(t *testing.T) {
 		UNION ALL SELECT relname FROM pg_class WHERE relowner = 'tenantry_maint'::regrole ORDER BY 1`); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(owned, ",") != "claim_flow_run,count_workspace_request,delete_expired_activity,delete_old_rate_limit_counters,delete_old_signin_failures," +
+	if strings.Join(owned, ",") != "claim_flow_run,count_workspace_request,delete_expired_activity,delete_old_rate_limit_counters,delete_old_signin_failures,"+
 		"longest_activity_retention,signin_failed,signin_succeeded,signin_wait,workspace_credit_usage" {
 		t.Fatalf("tenantry_maint owns %v", owned)
 	}
