@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -65,26 +64,7 @@ const (
 	readAbandoned
 )
 
-// batchers holds one readBatcher per connection pool (*sqlx.DB): a DB value copied onto another
-// pool (the read replica's) batches on that pool.
-var batchers sync.Map
-
-func batcherFor(d *DB) *readBatcher {
-	if b, ok := batchers.Load(d.db); ok {
-		return b.(*readBatcher)
-	}
-	b, _ := batchers.LoadOrStore(d.db, &readBatcher{})
-	return b.(*readBatcher)
-}
-
-// closeReadBatcher stops pool's batcher, if it has one.
-func closeReadBatcher(pool *sqlx.DB) {
-	if b, ok := batchers.LoadAndDelete(pool); ok {
-		b.(*readBatcher).close()
-	}
-}
-
-// readBatcher owns the queue and the workers; the zero value starts them on first use.
+// readBatcher owns the queue and the workers; the zero value (DB.reads) starts them on first use.
 type readBatcher struct {
 	once  sync.Once
 	queue chan *scopedRead
@@ -116,10 +96,7 @@ func (b *readBatcher) start(d *DB) {
 
 // close stops the workers (after DB.Close nothing is sent; waiting callers get an error).
 func (b *readBatcher) close() {
-	b.once.Do(func() {}) // a batcher never started stays stopped
-	if b.stop == nil {
-		return
-	}
+	b.once.Do(func() { b.stop = make(chan struct{}) }) // a batcher never started stays stopped
 	select {
 	case <-b.stop:
 	default:
@@ -411,6 +388,5 @@ func (d *DB) SetTransactionPooler(on bool) { d.txPooler.Store(on) }
 // ReadBatchStats reports how many messages the read coalescer sent and how many reads they
 // carried (reads/batches is the mean batch size), for tests and benchmarks.
 func (d *DB) ReadBatchStats() (batches, reads int64) {
-	b := batcherFor(d)
-	return b.batches.Load(), b.reads.Load()
+	return d.reads.batches.Load(), d.reads.reads.Load()
 }

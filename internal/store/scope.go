@@ -101,7 +101,7 @@ func (d *DB) ReadScoped(ctx context.Context, scope tenancy.Scope, query string, 
 	if err != nil {
 		return err
 	}
-	return batcherFor(d).read(ctx, d, &scopedRead{workspaceID: ws, tenant: tenant, query: query, fn: fn})
+	return d.reads.read(ctx, d, &scopedRead{workspaceID: ws, tenant: tenant, query: query, fn: fn})
 }
 
 // execScoped is ReadScoped for one statement that writes: its own message, never coalesced, never

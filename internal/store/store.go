@@ -42,6 +42,8 @@ type DB struct {
 	dsn  string   // the URL Open was given: the scoped-read batcher's own connections use it
 	// txPooler: the URL leads to a transaction-mode pooler (SetTransactionPooler).
 	txPooler atomic.Bool
+	// reads coalesces concurrent ReadScoped calls (readbatch.go).
+	reads readBatcher
 
 	// txOptions begin InScope's transactions: nil (read-write) on the primary, read-only on a
 	// replica, where lib/pq's explicit BEGIN READ WRITE is refused.
@@ -92,7 +94,7 @@ func withURLOption(url, key, value string) string {
 // Close closes every connection (and stops the read replica's checker).
 func (d *DB) Close() error {
 	d.read.close()
-	closeReadBatcher(d.db)
+	d.reads.close()
 	return d.db.Close()
 }
 
