@@ -340,11 +340,9 @@ func (d *DB) InReadScope(ctx context.Context, scope tenancy.Scope, fn func(tx *T
 		return d.InScope(ctx, scope, fn)
 	}
 	if r.usable.Load() {
-		err := r.db.InScope(ctx, scope, fn)
-		if err == nil || !askPrimary(ctx, err) {
+		if answered, err := r.inScope(ctx, scope, fn); answered {
 			return err
 		}
-		r.fellBack(err)
 	}
 	return d.InScope(ctx, scope, fn)
 }
@@ -367,19 +365,23 @@ func (tx *Tx) lagTolerant(ctx context.Context, fn func(tx *Tx) error) error {
 	if wrote {
 		return fn(tx)
 	}
-	err := r.db.InScope(ctx, tx.Scope, fn)
-	if err == nil || !askPrimary(ctx, err) {
+	if answered, err := r.inScope(ctx, tx.Scope, fn); answered {
 		return err
 	}
-	r.fellBack(err)
 	return fn(tx)
 }
 
-// fellBack notes a routed read that the primary answers instead.
-func (r *replica) fellBack(err error) {
+// inScope runs fn in scope on the replica. answered is false when the primary should be asked
+// instead (askPrimary); the replica is then set aside if it went away.
+func (r *replica) inScope(ctx context.Context, scope tenancy.Scope, fn func(tx *Tx) error) (answered bool, err error) {
+	err = r.db.InScope(ctx, scope, fn)
+	if err == nil || !askPrimary(ctx, err) {
+		return true, err
+	}
 	if Unavailable(err) {
 		r.wentAway(err)
-		return
+	} else {
+		r.log.Warn("read replica could not answer: asking the primary", "err", err)
 	}
-	r.log.Warn("read replica could not answer: asking the primary", "err", err)
+	return false, nil
 }
