@@ -22,13 +22,17 @@ func throttleKey(key string) []byte {
 	return h[:]
 }
 
-// SigninWait is how long until a sign-in counted under keys may be tried: zero while every key
-// has had fewer than its limit of failures within window.
-func (d *DB) SigninWait(ctx context.Context, keys []string, limits []int, window time.Duration) (time.Duration, error) {
+func throttleKeys(keys []string) pq.ByteaArray {
 	hashes := make(pq.ByteaArray, len(keys))
 	for i, k := range keys {
 		hashes[i] = throttleKey(k)
 	}
+	return hashes
+}
+
+// SigninWait is how long until a sign-in counted under keys may be tried: zero while every key
+// has had fewer than its limit of failures within window.
+func (d *DB) SigninWait(ctx context.Context, keys []string, limits []int, window time.Duration) (time.Duration, error) {
 	lims := make(pq.Int64Array, len(limits))
 	for i, l := range limits {
 		lims[i] = int64(max(l, 1))
@@ -36,7 +40,7 @@ func (d *DB) SigninWait(ctx context.Context, keys []string, limits []int, window
 	var secs float64
 	err := d.withSettings(ctx, tenancy.Scope{}, nil, func(tx *Tx) error {
 		return tx.GetContext(ctx, &secs, `SELECT extract(epoch FROM app_private.signin_wait($1, $2::integer[], make_interval(secs => $3)))`,
-			hashes, lims, window.Seconds())
+			throttleKeys(keys), lims, window.Seconds())
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sign-in throttle: %w", err)
@@ -46,12 +50,8 @@ func (d *DB) SigninWait(ctx context.Context, keys []string, limits []int, window
 
 // SigninFailed counts one failed sign-in under each key.
 func (d *DB) SigninFailed(ctx context.Context, keys []string) error {
-	hashes := make(pq.ByteaArray, len(keys))
-	for i, k := range keys {
-		hashes[i] = throttleKey(k)
-	}
 	err := d.withSettings(ctx, tenancy.Scope{}, nil, func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `SELECT app_private.signin_failed($1)`, hashes)
+		_, err := tx.ExecContext(ctx, `SELECT app_private.signin_failed($1)`, throttleKeys(keys))
 		return err
 	})
 	if err != nil {
