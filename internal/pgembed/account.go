@@ -53,6 +53,13 @@ func serverAccount() (account, error) {
 	return account{}, errors.New(`pgembed: running as root, but neither a "postgres" nor a "nobody" user exists to run PostgreSQL as (it refuses to run as root); create one (e.g. useradd --system postgres) or run as an unprivileged user`)
 }
 
+// ServerCredential is the credential server binaries run under (nil: the current user), for
+// other daemons that refuse root too (the PgBouncer tests).
+func ServerCredential() (*syscall.Credential, error) {
+	acct, err := serverAccount()
+	return acct.cred, err
+}
+
 // command builds a server-binary invocation as the server account. The
 // working directory is Dir because initdb fails when it cannot getcwd(),
 // which happens when the caller's cwd is private to root.

@@ -19,9 +19,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +30,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
+	"tenantry/internal/pgembed"
 	"tenantry/internal/secrets"
 	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
@@ -91,25 +90,14 @@ func (l *lockedBuf) String() string {
 }
 
 // poolerAccount is who runs PgBouncer: it refuses to run as root, so a root test hands it to
-// the "postgres" or "nobody" user, as internal/pgembed does for PostgreSQL.
+// the account internal/pgembed runs PostgreSQL as.
 func poolerAccount(t *testing.T) *syscall.Credential {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		return nil
+	cred, err := pgembed.ServerCredential()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range []string{"postgres", "nobody"} {
-		u, err := user.Lookup(name)
-		if err != nil {
-			continue
-		}
-		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-		if err1 == nil && err2 == nil && uid != 0 {
-			return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		}
-	}
-	t.Fatal(`running as root, but neither a "postgres" nor a "nobody" user exists to run PgBouncer as`)
-	return nil
+	return cred
 }
 
 func freePort(t *testing.T) int {
