@@ -14,6 +14,7 @@ import (
 
 	"tenantry/internal/store"
 	"tenantry/internal/tenancy"
+	"tenantry/internal/testdb"
 )
 
 // Concurrent scoped reads are coalesced into shared messages (readbatch.go). Each must still be
@@ -203,5 +204,36 @@ func TestTenantOfScopeMatchesTransactionalRead(t *testing.T) {
 	// Another tenant's scope, or one naming no tenant row, reads nothing.
 	if _, err := db.TenantOfScope(ctx, tenancy.TenantScope(ws.ID, uuid.New())); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Errorf("unknown tenant: %v, want not found", err)
+	}
+}
+
+// After Close, a read is refused at once (it neither hangs nor opens connections again), whether
+// or not the DB had read before.
+func TestReadScopedAfterClose(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	url := testdb.URL(t)
+	for _, readFirst := range []bool{false, true} {
+		db, err := store.Open(ctx, url, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scope := tenancy.SystemScope(uuid.New())
+		read := func() error {
+			return db.ReadScoped(ctx, scope, `SELECT 1`, func(rows *store.ScopedRows) error {
+				for rows.Next() {
+				}
+				return nil
+			})
+		}
+		if readFirst {
+			if err := read(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+		if err := read(); err == nil || ctx.Err() != nil {
+			t.Errorf("read after Close (read before: %v): err %v, context %v", readFirst, err, ctx.Err())
+		}
 	}
 }
