@@ -612,10 +612,10 @@ func (a *API) listFlowRuns(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := store.FlowRunFilter{State: q.str("state"), Limit: limit, Cursor: q.str("cursor")}
-	if f.From, err = flowRunTime(q, "from"); err != nil {
+	if f.From, err = parseTime(q, "from"); err != nil {
 		return err
 	}
-	if f.To, err = flowRunTime(q, "to"); err != nil {
+	if f.To, err = parseTime(q, "to"); err != nil {
 		return err
 	}
 	out := listResponse[*FlowRun]{Items: []*FlowRun{}}
@@ -660,21 +660,6 @@ func (a *API) listFlowRuns(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// flowRunTime reads an ISO 8601 time (RFC 3339, a date-time in UTC, or a date).
-func flowRunTime(q query, name string) (*time.Time, error) {
-	s := q.str(name)
-	if s == "" {
-		return nil, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			t = t.UTC()
-			return &t, nil
-		}
-	}
-	return nil, badQuery(name, "must be an ISO 8601 time, e.g. 2026-01-31T09:30:00Z or 2026-01-31")
 }
 
 // withFlowRun reads the run named in the path (404 when it is not the caller's) through fn.
