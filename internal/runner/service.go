@@ -265,7 +265,7 @@ func (s *Service) prepare(ctx context.Context, tx *store.Tx, scope tenancy.Scope
 				return p, err
 			}
 		}
-		c, err := s.onlyConnection(ctx, tx, scope, integrationID)
+		c, err := OnlyConnection(ctx, tx, scope.TenantID, integrationID)
 		if err != nil {
 			return p, err
 		}
@@ -322,10 +322,11 @@ func (s *Service) prepare(ctx context.Context, tx *store.Tx, scope tenancy.Scope
 	return p, nil
 }
 
-// onlyConnection is the tenant's only usable connection to the integration.
-func (s *Service) onlyConnection(ctx context.Context, tx *store.Tx, scope tenancy.Scope, integrationID uuid.UUID) (*tenancy.Connection, error) {
+// OnlyConnection is a tenant's only usable connection to an integration (any integration when
+// integrationID is Nil): none or several is a *SelectionError that says what to name.
+func OnlyConnection(ctx context.Context, tx *store.Tx, tenantID, integrationID uuid.UUID) (*tenancy.Connection, error) {
 	yes := true
-	page, err := tx.ListConnections(ctx, store.ConnectionFilter{TenantID: scope.TenantID, IntegrationID: integrationID, Connected: &yes, Limit: 10})
+	page, err := tx.ListConnections(ctx, store.ConnectionFilter{TenantID: tenantID, IntegrationID: integrationID, Connected: &yes, Limit: 10})
 	if err != nil {
 		return nil, err
 	}
@@ -333,13 +334,13 @@ func (s *Service) onlyConnection(ctx context.Context, tx *store.Tx, scope tenanc
 	case 1:
 		return page.Items[0], nil
 	case 0:
-		return nil, &SelectionError{Message: "the tenant has no usable connection to this action's integration: create one first"}
+		return nil, &SelectionError{Message: "the tenant has no usable connection to this element's integration: create one, or name one with connectionId"}
 	}
 	names := make([]string, len(page.Items))
 	for i, c := range page.Items {
 		names[i] = c.ID.String() + " (" + c.Name + ")"
 	}
-	return nil, &SelectionError{Message: "the tenant has several connections to this action's integration; name one with connectionId: " + strings.Join(names, ", ")}
+	return nil, &SelectionError{Message: "the tenant has several connections to this element's integration; name one with connectionId: " + strings.Join(names, ", ")}
 }
 
 func connState(c *tenancy.Connection) string {

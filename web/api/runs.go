@@ -132,7 +132,7 @@ func runAt(ctx context.Context, tx *store.Tx, e *tenancy.Element, run *runner.Ac
 	if run.Connection != "" || run.ConnectionID != uuid.Nil {
 		return nil
 	}
-	c, err := onlyConnection(ctx, tx, e.TenantID, e.IntegrationID)
+	c, err := runner.OnlyConnection(ctx, tx, e.TenantID, e.IntegrationID)
 	if err != nil {
 		return err
 	}
@@ -145,27 +145,6 @@ func namedConnection(ctx context.Context, tx *store.Tx, id uuid.UUID, sel string
 		return tx.Connection(ctx, id.String())
 	}
 	return tx.Connection(ctx, sel)
-}
-
-// onlyConnection is a tenant's only usable connection to an integration (any integration when
-// integrationID is Nil).
-func onlyConnection(ctx context.Context, tx *store.Tx, tenantID, integrationID uuid.UUID) (*tenancy.Connection, error) {
-	yes := true
-	page, err := tx.ListConnections(ctx, store.ConnectionFilter{TenantID: tenantID, IntegrationID: integrationID, Connected: &yes, Limit: 10})
-	if err != nil {
-		return nil, err
-	}
-	switch len(page.Items) {
-	case 1:
-		return page.Items[0], nil
-	case 0:
-		return nil, &runner.SelectionError{Message: "the tenant has no usable connection to this element's integration: create one, or name one with connectionId"}
-	}
-	ids := make([]string, len(page.Items))
-	for i, c := range page.Items {
-		ids[i] = c.ID.String() + " (" + c.Name + ")"
-	}
-	return nil, &runner.SelectionError{Message: "the tenant has several connections to this element's integration; name one with connectionId: " + strings.Join(ids, ", ")}
 }
 
 // runConnectionAction: POST /connections/{selector}/actions/{key}/run: the body is the input
@@ -236,7 +215,7 @@ func (a *API) runActionInstance(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			c, err := onlyConnection(ctx, tx, at.TenantID, t.IntegrationID)
+			c, err := runner.OnlyConnection(ctx, tx, at.TenantID, t.IntegrationID)
 			if err != nil {
 				return err
 			}
@@ -581,7 +560,7 @@ func (a *API) createFlowRun(w http.ResponseWriter, r *http.Request) error {
 			return apiError(http.StatusBadRequest, "invalid_selection",
 				"flowInstanceId names the flow itself: a workspace token must also name the connection (connectionId), or use a connection's flow instance id")
 		}
-		c, err := onlyConnection(ctx, tx, tenantID, integrationID)
+		c, err := runner.OnlyConnection(ctx, tx, tenantID, integrationID)
 		if err != nil {
 			return err
 		}
