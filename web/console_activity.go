@@ -594,11 +594,7 @@ func (s *Server) streamActivity(w http.ResponseWriter, r *http.Request, timing l
 		return err
 	}
 	if v.Invalid() {
-		var problems []string
-		for _, e := range v.ErrorList() {
-			problems = append(problems, e.Label+": "+e.Message)
-		}
-		return errStatus(http.StatusBadRequest, "These filters cannot be applied. "+strings.Join(problems, " "))
+		return filtersRefused(v)
 	}
 
 	// Registered before the first byte goes out: a shutdown that begins once the client has seen
@@ -883,8 +879,15 @@ func (s *Server) activityExportNDJSON(w http.ResponseWriter, r *http.Request) er
 // exportFlushEvery is how many entries an export writes between flushes.
 const exportFlushEvery = 200
 
-// errFiltersRefused ends an export's transaction before anything is written.
-var errFiltersRefused = errors.New("filters refused")
+// filtersRefused is the answer to a stream or an export whose filters were refused: a 400 that
+// names each problem.
+func filtersRefused(v activity.ListView) error {
+	var problems []string
+	for _, e := range v.ErrorList() {
+		problems = append(problems, e.Label+": "+e.Message)
+	}
+	return errStatus(http.StatusBadRequest, "These filters cannot be applied. "+strings.Join(problems, " "))
+}
 
 // activityExport streams every entry the filters select, newest first, as a download: read a page
 // at a time inside one scoped transaction and written as it is read, so any size fits in memory.
@@ -907,67 +910,56 @@ func (s *Server) activityExport(w http.ResponseWriter, r *http.Request, format s
 			return err
 		}
 		if v.Invalid() {
-			return errFiltersRefused
+			return filtersRefused(v)
 		}
+		// write writes one entry; flush sends what the format's writer holds on to.
+		var write func(e *tenancy.ActivityEntry) error
+		flush := func() error { return nil }
 		h := w.Header()
 		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="activity-%s.%s"`, now.UTC().Format("20060102-150405"), format))
 		h.Set("Cache-Control", "no-store")
 		if format == "csv" {
 			h.Set("Content-Type", "text/csv; charset=utf-8")
-		} else {
-			h.Set("Content-Type", "application/x-ndjson")
-		}
-		w.WriteHeader(http.StatusOK)
-		started = true
-		n := 0
-		if format == "csv" {
 			cw := csv.NewWriter(w)
 			cw.UseCRLF = true // RFC 4180
+			// Buffered: the header goes out with the first flush, after the status.
 			if err := cw.Write(activityCSVHeader); err != nil {
 				return err
 			}
-			err = tx.EachActivity(ctx, f, func(e *tenancy.ActivityEntry) error {
+			write = func(e *tenancy.ActivityEntry) error {
 				row, err := exportRecord(e).csvRow()
 				if err != nil {
 					return err
 				}
-				if err := cw.Write(row); err != nil {
-					return err
-				}
-				if n++; n%exportFlushEvery == 0 {
-					cw.Flush()
-					if err := cw.Error(); err != nil {
-						return err
-					}
-					return rc.Flush()
-				}
-				return nil
-			})
-			cw.Flush()
-			if err == nil {
-				err = cw.Error()
+				return cw.Write(row)
 			}
-			return err
+			flush = func() error { cw.Flush(); return cw.Error() }
+		} else {
+			h.Set("Content-Type", "application/x-ndjson")
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			write = func(e *tenancy.ActivityEntry) error { return enc.Encode(exportRecord(e)) }
 		}
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		return tx.EachActivity(ctx, f, func(e *tenancy.ActivityEntry) error {
-			if err := enc.Encode(exportRecord(e)); err != nil {
+		w.WriteHeader(http.StatusOK)
+		started = true
+		n := 0
+		err = tx.EachActivity(ctx, f, func(e *tenancy.ActivityEntry) error {
+			if err := write(e); err != nil {
 				return err
 			}
 			if n++; n%exportFlushEvery == 0 {
+				if err := flush(); err != nil {
+					return err
+				}
 				return rc.Flush()
 			}
 			return nil
 		})
-	})
-	if errors.Is(err, errFiltersRefused) {
-		var problems []string
-		for _, e := range v.ErrorList() {
-			problems = append(problems, e.Label+": "+e.Message)
+		if err != nil {
+			return err
 		}
-		return errStatus(http.StatusBadRequest, "These filters cannot be applied. "+strings.Join(problems, " "))
-	}
+		return flush()
+	})
 	if err != nil && started {
 		if ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "activity export failed", "request_id", tenancy.RequestID(ctx), "err", err)

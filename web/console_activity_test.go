@@ -386,6 +386,8 @@ func TestActivityBadFiltersShowInlineErrors(t *testing.T) {
 		for _, path := range []string{"/activity/export.csv?", "/activity/export.ndjson?", "/activity/live?"} {
 			if x := e.get(t, c, path+tc.query); x.StatusCode != http.StatusBadRequest {
 				t.Errorf("%s%s: status %d, want 400", path, tc.query, x.StatusCode)
+			} else {
+				wantContains(t, path+tc.query, x.body, "These filters cannot be applied.", tc.message)
 			}
 		}
 	}
