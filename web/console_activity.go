@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -585,7 +584,7 @@ func (s *Server) streamActivity(w http.ResponseWriter, r *http.Request, timing l
 			} else if err != nil {
 				return err
 			}
-			floor = liveKey{at: e.CreatedAt, id: e.ID}
+			floor = entryKey(e)
 			break
 		}
 		return nil
@@ -643,12 +642,16 @@ type liveKey struct {
 	id uuid.UUID
 }
 
-func (k liveKey) after(o liveKey) bool {
-	if !k.at.Equal(o.at) {
-		return k.at.After(o.at)
+func entryKey(e *tenancy.ActivityEntry) liveKey { return liveKey{e.CreatedAt, e.ID} }
+
+func (k liveKey) compare(o liveKey) int {
+	if c := k.at.Compare(o.at); c != 0 {
+		return c
 	}
-	return bytes.Compare(k.id[:], o.id[:]) > 0
+	return bytes.Compare(k.id[:], o.id[:])
 }
+
+func (k liveKey) after(o liveKey) bool { return k.compare(o) > 0 }
 
 // liveStream is one client's stream.
 type liveStream struct {
@@ -726,9 +729,8 @@ func (l *liveStream) poll(ctx context.Context) error {
 	}
 	f.Limit = 200
 	var fresh []*tenancy.ActivityEntry
-	var rows []activity.Row
 	err := l.s.inScope(l.r, func(tx *store.Tx) error {
-		fresh, rows = nil, nil
+		fresh = nil
 		for n := 0; n < liveBatch; {
 			page, err := tx.ListActivity(ctx, f)
 			if err != nil {
@@ -738,7 +740,7 @@ func (l *liveStream) poll(ctx context.Context) error {
 				if _, ok := l.seen[e.ID]; ok {
 					continue
 				}
-				if !(liveKey{e.CreatedAt, e.ID}).after(l.floor) {
+				if !entryKey(e).after(l.floor) {
 					l.seen[e.ID] = e.CreatedAt
 					continue
 				}
@@ -750,30 +752,17 @@ func (l *liveStream) poll(ctx context.Context) error {
 			}
 			f.Cursor = page.Cursor
 		}
-		if err := tenantNames(ctx, tx, fresh, l.names); err != nil {
-			return err
-		}
-		for _, e := range fresh {
-			rows = append(rows, activityRow(e, l.names))
-		}
-		return nil
+		return tenantNames(ctx, tx, fresh, l.names)
 	})
 	if err != nil {
 		return err
 	}
 	// Oldest first, so that each one put at the top leaves the newest there.
-	order := make([]int, len(fresh))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool {
-		return (liveKey{fresh[order[b]].CreatedAt, fresh[order[b]].ID}).after(liveKey{fresh[order[a]].CreatedAt, fresh[order[a]].ID})
-	})
+	slices.SortFunc(fresh, func(a, b *tenancy.ActivityEntry) int { return entryKey(a).compare(entryKey(b)) })
 	var buf bytes.Buffer
-	for _, i := range order {
-		e := fresh[i]
+	for _, e := range fresh {
 		buf.Reset()
-		if err := activity.RowView(rows[i]).Render(ctx, &buf); err != nil {
+		if err := activity.RowView(activityRow(e, l.names)).Render(ctx, &buf); err != nil {
 			return err
 		}
 		var ev strings.Builder
