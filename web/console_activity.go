@@ -229,15 +229,6 @@ func suggestions(q activity.Query, ts []*tenancy.Tenant) []activity.Suggestion {
 	return out
 }
 
-// activityIntegrations are the integration filter's choices (keys), and all integrations for names.
-func activityIntegrations(ctx context.Context, tx *store.Tx) ([]*tenancy.Integration, []elements.Option, error) {
-	all, err := allIntegrations(ctx, tx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return all, integrationFilter(all), nil
-}
-
 // tenantNames finds the names of the tenants of some entries that names does not hold yet (it
 // caches them across calls), in one query. The store reads tenants one at a time, which would
 // cost a round trip per tenant on a page of 50; this reads them in the manager's scoped
@@ -318,11 +309,11 @@ func (s *Server) activityView(w http.ResponseWriter, r *http.Request, fixedTenan
 			id := tenantIdentity(t)
 			v.Tenant = &id
 		}
-		integs, options, err := activityIntegrations(ctx, tx)
+		integs, err := allIntegrations(ctx, tx)
 		if err != nil {
 			return err
 		}
-		v.Integrations = options
+		v.Integrations = integrationFilter(integs)
 		f, err := activityFilter(ctx, tx, &v, fixed, pickTyped, integs, now)
 		if err != nil || v.Invalid() {
 			return err
@@ -564,7 +555,7 @@ func (s *Server) streamActivity(w http.ResponseWriter, r *http.Request, timing l
 	}
 	var f store.ActivityFilter
 	err := s.inScope(r, func(tx *store.Tx) error {
-		integs, _, err := activityIntegrations(ctx, tx)
+		integs, err := allIntegrations(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -890,7 +881,7 @@ func (s *Server) activityExport(w http.ResponseWriter, r *http.Request, format s
 	rc := http.NewResponseController(w)
 	started := false
 	err := s.inScope(r, func(tx *store.Tx) error {
-		integs, _, err := activityIntegrations(ctx, tx)
+		integs, err := allIntegrations(ctx, tx)
 		if err != nil {
 			return err
 		}
