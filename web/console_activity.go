@@ -32,6 +32,7 @@ import (
 	"tenantry/internal/tenancy"
 	"tenantry/views/activity"
 	"tenantry/views/elements"
+	"tenantry/views/tenants"
 )
 
 // maxActivityText bounds the text filter (the store's limit, in bytes).
@@ -214,11 +215,9 @@ func activityFilter(ctx context.Context, tx *store.Tx, v *activity.ListView, fix
 	return f, nil
 }
 
+// tenantName names a tenant as the tenant pages do: its name, else its internalId.
 func tenantName(t *tenancy.Tenant) string {
-	if t.Name != "" {
-		return t.Name
-	}
-	return t.InternalID
+	return tenants.Identity{Name: t.Name, InternalID: t.InternalID}.DisplayName()
 }
 
 func suggestions(q activity.Query, ts []*tenancy.Tenant) []activity.Suggestion {
@@ -230,9 +229,7 @@ func suggestions(q activity.Query, ts []*tenancy.Tenant) []activity.Suggestion {
 }
 
 // tenantNames finds the names of the tenants of some entries that names does not hold yet (it
-// caches them across calls), in one query. The store reads tenants one at a time, which would
-// cost a round trip per tenant on a page of 50; this reads them in the manager's scoped
-// transaction, under row-level security, as the store would.
+// caches them across calls), in one query for the whole page, under row-level security.
 func tenantNames(ctx context.Context, tx *store.Tx, entries []*tenancy.ActivityEntry, names map[uuid.UUID]string) error {
 	var ids []uuid.UUID
 	for _, e := range entries {
@@ -246,7 +243,7 @@ func tenantNames(ctx context.Context, tx *store.Tx, entries []*tenancy.ActivityE
 		return err
 	}
 	for _, r := range rows {
-		names[r.ID] = tenantName(&tenancy.Tenant{Name: r.Name, InternalID: r.InternalID})
+		names[r.ID] = tenants.Identity{Name: r.Name, InternalID: r.InternalID}.DisplayName()
 	}
 	return nil
 }

@@ -206,6 +206,12 @@ func TestActivityPageRendersForAdminAndSupport(t *testing.T) {
 			t.Errorf("%s: the Activity page has write forms %v", email, forms)
 		}
 	}
+	// Rows name each entry's tenant: its name, else its internalId.
+	c := e.signedIn(t, seed.AdminEmail)
+	wantContains(t, "tenant names", e.get(t, c, "/activity").body, `data-testid="activity-tenant-name">Acme Corp<`,
+		`data-testid="activity-tenant-name">Globex<`)
+	e.exec(t, `UPDATE tenants SET name = '' WHERE id = $1`, f.globex.ID)
+	wantContains(t, "a tenant without a name", e.get(t, c, "/activity").body, `data-testid="activity-tenant-name">globex<`)
 }
 
 func TestActivityFiltersNarrowTheList(t *testing.T) {

@@ -42,6 +42,7 @@ import (
 	"tenantry/internal/tenancy"
 	"tenantry/views/elements"
 	"tenantry/views/portal"
+	"tenantry/views/tenants"
 )
 
 const portalCookie = "tenantry_portal"
@@ -213,10 +214,8 @@ func (s *Server) newPortalCookie(token string, ttl time.Duration) *http.Cookie {
 func (s *Server) portalFrame(title string, sess *store.PortalSession) portal.Frame {
 	f := portal.Frame{Title: title, Assets: s.layoutAssets()}
 	if sess != nil {
-		f.TenantName, f.WorkspaceName = sess.TenantName, sess.WorkspaceName
-		if f.TenantName == "" {
-			f.TenantName = sess.TenantInternalID
-		}
+		f.TenantName = tenants.Identity{Name: sess.TenantName, InternalID: sess.TenantInternalID}.DisplayName()
+		f.WorkspaceName = sess.WorkspaceName
 	}
 	return f
 }

@@ -347,6 +347,12 @@ func TestPortalTokenExchange(t *testing.T) {
 			t.Errorf("the server log contains %q", s)
 		}
 	}
+
+	// A tenant without a name is shown by its internalId.
+	e.exec(t, `UPDATE tenants SET name = '' WHERE id = $1`, e.acme)
+	if name, _ := testID(e.get(t, c, "/portal/activity").body, "portal-tenant"); name != "acme" {
+		t.Errorf("nameless tenant shown as %q, want acme", name)
+	}
 }
 
 // TestPortalSecureCookie: over https the cookie is SameSite=None; Secure; Partitioned, so an
