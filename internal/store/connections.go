@@ -271,20 +271,29 @@ func (tx *Tx) lockConnection(ctx context.Context, id uuid.UUID) (*tenancy.Connec
 
 // Connection finds a connection by id, or by key among the scope tenant's connections.
 func (tx *Tx) Connection(ctx context.Context, selector string) (*tenancy.Connection, error) {
-	var row interface{ Scan(...any) error }
-	if id, err := uuid.Parse(selector); err == nil {
-		row = tx.QueryRowxContext(ctx, connectionSelect+` WHERE c.workspace_id = $1 AND c.id = $2`, tx.Scope.WorkspaceID, id)
-	} else if !tx.Scope.WorkspaceWide() {
-		row = tx.QueryRowxContext(ctx, connectionSelect+` WHERE c.workspace_id = $1 AND c.tenant_id = $2 AND c.key = $3`,
-			tx.Scope.WorkspaceID, tx.Scope.TenantID, selector)
-	} else {
-		return nil, tenancy.ErrNotFound
+	row, err := tx.connectionRow(ctx, connectionSelect, selector)
+	if err != nil {
+		return nil, err
 	}
 	c, err := scanConnection(row)
 	if notFound(err) {
 		return nil, tenancy.ErrNotFound
 	}
 	return c, err
+}
+
+// connectionRow queries cols (connectionSelect, or it with more columns in front) for the
+// connection selector names: an id, or a key among the scope tenant's connections (a key names
+// none for a workspace-wide scope).
+func (tx *Tx) connectionRow(ctx context.Context, cols, selector string) (*sqlx.Row, error) {
+	if id, err := uuid.Parse(selector); err == nil {
+		return tx.QueryRowxContext(ctx, cols+` WHERE c.workspace_id = $1 AND c.id = $2`, tx.Scope.WorkspaceID, id), nil
+	}
+	if tx.Scope.WorkspaceWide() {
+		return nil, tenancy.ErrNotFound
+	}
+	return tx.QueryRowxContext(ctx, cols+` WHERE c.workspace_id = $1 AND c.tenant_id = $2 AND c.key = $3`,
+		tx.Scope.WorkspaceID, tx.Scope.TenantID, selector), nil
 }
 
 // ConnectionCredentials decrypts a connection's credentials and records that they were read.
@@ -297,29 +306,14 @@ func (tx *Tx) ConnectionCredentials(ctx context.Context, id uuid.UUID) (any, err
 		Message: fmt.Sprintf("Credentials of connection %q read", c.Name)})
 }
 
-// OpenConnectionCredentials decrypts a connection's credentials in memory, for a run; it does not
-// record a read (the run records itself).
+// OpenConnectionCredentials decrypts a connection's credentials in memory; it does not record a
+// read (ConnectionCredentials does).
 func (tx *Tx) OpenConnectionCredentials(ctx context.Context, id uuid.UUID) (any, *tenancy.Connection, error) {
-	c, err := tx.Connection(ctx, id.String())
+	rc, err := tx.ConnectionForRun(ctx, id.String())
 	if err != nil {
 		return nil, nil, err
 	}
-	var enc []byte
-	if err := tx.GetContext(ctx, &enc, `SELECT credentials_enc FROM connections WHERE workspace_id = $1 AND id = $2`, tx.Scope.WorkspaceID, id); err != nil {
-		return nil, nil, fmt.Errorf("read connection credentials: %w", err)
-	}
-	if enc == nil {
-		return nil, c, nil
-	}
-	plain, err := tx.db.keys.Open(enc, connectionAAD(tx.Scope.WorkspaceID, c.TenantID, id))
-	if err != nil {
-		return nil, nil, fmt.Errorf("connection %s credentials: %w", id, err)
-	}
-	var v any
-	if err := json.Unmarshal(plain, &v); err != nil {
-		return nil, nil, fmt.Errorf("connection %s credentials: %w", id, err)
-	}
-	return v, c, nil
+	return rc.Credentials, rc.Connection, nil
 }
 
 // ConnectionFilter selects connections.
@@ -422,17 +416,14 @@ type RunConnection struct {
 	Credentials  any
 }
 
+// runConnectionSelect is connectionSelect with what a run needs besides in front.
+var runConnectionSelect = strings.Replace(connectionSelect, "SELECT ", "SELECT i.base_url, i.auth_type, t.fields, c.credentials_enc, ", 1)
+
 // ConnectionForRun reads a connection by id, or by key among the scope tenant's, for a run.
 func (tx *Tx) ConnectionForRun(ctx context.Context, selector string) (*RunConnection, error) {
-	cols := strings.Replace(connectionSelect, "SELECT ", "SELECT i.base_url, i.auth_type, t.fields, c.credentials_enc, ", 1)
-	var row *sqlx.Row
-	if id, err := uuid.Parse(selector); err == nil {
-		row = tx.QueryRowxContext(ctx, cols+` WHERE c.workspace_id = $1 AND c.id = $2`, tx.Scope.WorkspaceID, id)
-	} else if !tx.Scope.WorkspaceWide() {
-		row = tx.QueryRowxContext(ctx, cols+` WHERE c.workspace_id = $1 AND c.tenant_id = $2 AND c.key = $3`,
-			tx.Scope.WorkspaceID, tx.Scope.TenantID, selector)
-	} else {
-		return nil, tenancy.ErrNotFound
+	row, err := tx.connectionRow(ctx, runConnectionSelect, selector)
+	if err != nil {
+		return nil, err
 	}
 	rc := &RunConnection{}
 	var fields, enc []byte
