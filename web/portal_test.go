@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -81,11 +82,16 @@ func newPortalEnv(t *testing.T, vars map[string]string) *portalEnv {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	srv, err := New(cfg, db, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	// As newTestEnv's: the test reads its own log, and TestMain scans every line for secrets.
+	registerSeeded(t, db, res.Workspace)
+	handler := slog.NewTextHandler(io.MultiWriter(logs, logCapture), &slog.HandlerOptions{Level: slog.LevelDebug})
+	srv, err := New(cfg, db, slog.New(handler))
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
-	ts := httptest.NewServer(srv)
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config.ErrorLog = slog.NewLogLogger(handler, slog.LevelWarn)
+	ts.Start()
 	t.Cleanup(ts.Close)
 	e := &portalEnv{testEnv: &testEnv{srv: srv, db: db, ts: ts, ws: res.Workspace, cfg: cfg}, logs: logs}
 	wa, err := db.LookupWorkspaceByKey(ctx, seed.WorkspaceKey)
