@@ -35,7 +35,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/a-h/templ"
 	"github.com/google/uuid"
 
 	"tenantry/internal/store"
@@ -259,11 +258,9 @@ func parsePortalQuery(vals url.Values) portal.Query {
 		Q:           searchText(vals.Get("q")),
 		Cursor:      vals.Get("cursor"),
 	}
-	for _, v := range vals["type"] {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" && len(t) <= 100 && !strings.ContainsRune(t, 0) && !slices.Contains(q.Types, t) && len(q.Types) < 50 {
-				q.Types = append(q.Types, t)
-			}
+	for _, t := range listParam(vals, "type") {
+		if len(t) <= 100 && !strings.ContainsRune(t, 0) && len(q.Types) < 50 {
+			q.Types = append(q.Types, t)
 		}
 	}
 	if q.Range == "custom" {
@@ -435,8 +432,7 @@ func (s *Server) portalEntry(w http.ResponseWriter, r *http.Request, sess *store
 	if wantsResults(r, "portal-detail") {
 		return s.write(w, r, http.StatusOK, portal.DetailPanel(d))
 	}
-	var body templ.Component = portal.DetailPage(d)
-	return s.write(w, r, http.StatusOK, portal.Page(s.portalFrame("Activity entry", sess), body))
+	return s.write(w, r, http.StatusOK, portal.Page(s.portalFrame("Activity entry", sess), portal.DetailPage(d)))
 }
 
 // portalActorLabel says who acted, in a tenant's words; managers' ids are not shown to tenants.
