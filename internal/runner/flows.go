@@ -271,11 +271,7 @@ func runError(err error) tenancy.RunError {
 		return tenancy.RunError{Type: "action_run", Key: "external_app_error", Message: err.Error(),
 			Data: map[string]any{"status": ue.Status, "body": ue.Body}}
 	case errors.As(err, &ce):
-		data := map[string]any{"limit": ce.Limit, "used": ce.Used, "requested": ce.Requested, "scope": ce.Scope}
-		if ce.FreeAt != nil {
-			data["freeAt"] = ce.FreeAt
-		}
-		return tenancy.RunError{Type: "bad_request", Key: "ai_credits_exceeded", Message: err.Error(), Data: data}
+		return tenancy.RunError{Type: "bad_request", Key: "ai_credits_exceeded", Message: err.Error(), Data: ce.Data()}
 	}
 	return tenancy.RunError{Type: "bad_request", Key: "run_failed", Message: err.Error()}
 }

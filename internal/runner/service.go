@@ -136,10 +136,8 @@ func (s *Service) RunAction(ctx context.Context, scope tenancy.Scope, run Action
 		if errors.As(err, &ce) {
 			s.obs.CreditsRefused(ce.Scope)
 			s.obs.ActionRun(OutcomeRefused)
-			details := map[string]any{"action": run.Key, "limit": ce.Limit, "used": ce.Used, "requested": ce.Requested, "scope": ce.Scope}
-			if ce.FreeAt != nil {
-				details["freeAt"] = ce.FreeAt
-			}
+			details := ce.Data()
+			details["action"] = run.Key
 			if rerr := s.db.InScope(ctx, scope, func(tx *store.Tx) error {
 				return tx.Record(ctx, store.Activity{Type: "limit.exceeded", Status: "warning", TenantID: p.conn.TenantID,
 					ConnectionID: p.conn.ID, IntegrationID: p.conn.IntegrationID, ElementID: p.action.ID,

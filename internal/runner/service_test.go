@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -438,5 +439,53 @@ func TestAPIKeyHeaderComesFromTheConnector(t *testing.T) {
 	r := <-e.lastReq
 	if r.Header.Get("X-Keyed-Token") != "k-123" || r.Header.Get("X-API-Key") != "" {
 		t.Errorf("headers %v", r.Header)
+	}
+}
+
+// A step the tenant's AI credit limit refuses fails the run with the SDK's error and the
+// refusal's figures, and the refusal is in the activity log with the action it refused.
+func TestFlowRunStepRefusedByCreditLimit(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := e.db.SQL().ExecContext(ctx, `UPDATE tenants SET ai_credits_rolling_30_day_limit = 1 WHERE id = $1`, e.a.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Work(ctx, 1)
+	r, err := e.svc.StartFlow(ctx, e.scope(e.a), runner.FlowStart{Key: "sync", ConnectionID: e.connA.ID, Input: map[string]any{"owner": "o"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each step costs 1 credit: the first uses up the limit, the second is refused.
+	got := waitRun(t, e, r.ID)
+	if got.State != tenancy.RunFailed || got.Steps[0].State != tenancy.RunCompleted || got.Steps[1].State != tenancy.RunFailed || len(got.Errors) != 1 {
+		t.Fatalf("run %s, steps %+v, errors %+v; want failed at the second step", got.State, got.Steps, got.Errors)
+	}
+	re := got.Errors[0]
+	want := map[string]string{"scope": "tenant", "limit": "1", "used": "1", "requested": "1"}
+	for k, v := range want {
+		if fmt.Sprint(re.Data[k]) != v {
+			t.Errorf("error data %s = %v, want %s (%+v)", k, re.Data[k], v, re)
+		}
+	}
+	if re.Key != "ai_credits_exceeded" || re.Type != "bad_request" || re.Data["freeAt"] == nil {
+		t.Errorf("run error %+v: want bad_request ai_credits_exceeded with freeAt", re)
+	}
+	var raw []byte
+	if err := e.db.SQL().GetContext(ctx, &raw, `SELECT details FROM activity_log WHERE type = 'limit.exceeded' AND tenant_id = $1`, e.a.ID); err != nil {
+		t.Fatal(err)
+	}
+	var details map[string]any
+	if err := json.Unmarshal(raw, &details); err != nil {
+		t.Fatal(err)
+	}
+	want["action"] = "list-deals"
+	for k, v := range want {
+		if fmt.Sprint(details[k]) != v {
+			t.Errorf("limit.exceeded details %s = %v, want %s (%v)", k, details[k], v, details)
+		}
+	}
+	if details["freeAt"] == nil {
+		t.Errorf("limit.exceeded details without freeAt: %v", details)
 	}
 }

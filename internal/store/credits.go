@@ -42,6 +42,16 @@ func (e *CreditsExceededError) Error() string {
 	return fmt.Sprintf("the %s's AI credit limit of %g over 30 days would be passed: %g used, %g requested", e.Scope, e.Limit, e.Used, e.Requested)
 }
 
+// Data is the refusal's figures as run records and API errors carry them: scope, limit, used,
+// requested, and freeAt when waiting helps.
+func (e *CreditsExceededError) Data() map[string]any {
+	d := map[string]any{"scope": e.Scope, "limit": e.Limit, "used": e.Used, "requested": e.Requested}
+	if e.FreeAt != nil {
+		d["freeAt"] = e.FreeAt
+	}
+	return d
+}
+
 // ConsumeCredits checks the charge against the tenant's and the workspace's limits and records
 // it, atomically; over a limit it returns a *CreditsExceededError and records nothing (the caller
 // records the refusal). The transaction must commit for the charge to count.

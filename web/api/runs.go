@@ -264,11 +264,10 @@ func runFailure(w http.ResponseWriter, err error) error {
 	)
 	switch {
 	case errors.As(err, &credits):
-		data := map[string]any{"scope": credits.Scope, "limit": credits.Limit, "used": credits.Used, "requested": credits.Requested}
-		msg := credits.Error()
+		data, msg := credits.Data(), credits.Error()
 		if credits.FreeAt != nil {
 			secs := retryAfter(*credits.FreeAt)
-			data["freeAt"] = credits.FreeAt.UTC().Format(time.RFC3339)
+			data["freeAt"] = credits.FreeAt.UTC().Format(time.RFC3339) // whole seconds, as Retry-After
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			msg += fmt.Sprintf("; enough credits free up at %s", credits.FreeAt.UTC().Format(time.RFC3339))
 		} else {
