@@ -27,9 +27,8 @@ const (
 
 // FlowStart names a flow to run.
 type FlowStart struct {
-	Key          string    // the flow's key
-	ConnectionID uuid.UUID // or Connection (id or key)
-	Connection   string
+	Key          string // the flow's key
+	ConnectionID uuid.UUID
 	InstanceKey  string
 	StartNodeKey string // the step to start at ("" = the first)
 	Input        any
@@ -39,16 +38,10 @@ type FlowStart struct {
 func (s *Service) StartFlow(ctx context.Context, scope tenancy.Scope, f FlowStart) (*tenancy.FlowRun, error) {
 	var run *tenancy.FlowRun
 	err := s.db.InScope(ctx, scope, func(tx *store.Tx) error {
-		var conn *tenancy.Connection
-		var err error
-		switch {
-		case f.ConnectionID != uuid.Nil:
-			conn, err = tx.Connection(ctx, f.ConnectionID.String())
-		case f.Connection != "":
-			conn, err = tx.Connection(ctx, f.Connection)
-		default:
+		if f.ConnectionID == uuid.Nil {
 			return &SelectionError{Message: "name the connection to run the flow on"}
 		}
+		conn, err := tx.Connection(ctx, f.ConnectionID.String())
 		if err != nil {
 			return err
 		}

@@ -381,7 +381,7 @@ func mapOrEmpty(m map[string]any) map[string]any {
 // longer) with [redacted], and drops NUL characters (PostgreSQL cannot store them, and a run that
 // happened must be recorded whatever its input or the external app's answer held).
 func scrubValues(v any, creds map[string]any) any {
-	secrets := []string{"\x00"}
+	var secrets []string
 	for _, c := range creds {
 		if s, ok := c.(string); ok && len(s) >= 4 {
 			secrets = append(secrets, s)
@@ -392,7 +392,7 @@ func scrubValues(v any, creds map[string]any) any {
 		switch x := v.(type) {
 		case string:
 			x = strings.ReplaceAll(x, "\x00", "")
-			for _, s := range secrets[1:] {
+			for _, s := range secrets {
 				x = strings.ReplaceAll(x, s, tenancy.Redacted)
 			}
 			return x
