@@ -497,23 +497,18 @@ func activityDetail(ctx context.Context, tx *store.Tx, e *tenancy.ActivityEntry)
 // elementLink names an element and links to its page: a workspace element's, or the tenant's
 // customization page of a tenant-level one; nil when it is gone.
 func elementLink(ctx context.Context, tx *store.Tx, id uuid.UUID) (*activity.Link, error) {
-	for _, k := range tenancy.ElementKinds {
-		el, err := tx.Element(ctx, k, id.String())
-		if err == nil {
-			return &activity.Link{Label: el.Name + " (" + k.Title() + ")", Href: elementPath(k, el.ID)}, nil
-		}
-		if !errors.Is(err, tenancy.ErrNotFound) {
-			return nil, err
-		}
-		el, err = tx.TenantElement(ctx, k, id)
-		if err == nil {
-			return &activity.Link{Label: el.Name + " (" + k.Title() + ")", Href: tenantElementPath(el.TenantID, k, el.Key)}, nil
-		}
-		if !errors.Is(err, tenancy.ErrNotFound) {
-			return nil, err
-		}
+	el, err := tx.ElementByID(ctx, id)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return nil, nil
 	}
-	return nil, nil
+	if err != nil {
+		return nil, err
+	}
+	link := &activity.Link{Label: el.Name + " (" + el.Kind.Title() + ")", Href: elementPath(el.Kind, el.ID)}
+	if !el.IsTemplate() {
+		link.Href = tenantElementPath(el.TenantID, el.Kind, el.Key)
+	}
+	return link, nil
 }
 
 // --- live mode -----------------------------------------------------------------------------------

@@ -544,6 +544,27 @@ func TestActivityDetailPanel(t *testing.T) {
 	f.insert(t, e.ws.ID, me)
 	r = e.get(t, c, "/activity/"+me.id.String(), "HX-Request", "true")
 	wantContains(t, "manager entry", r.body, seed.AdminEmail)
+	// A tenant-level element links to the tenant's customization page, a gone one to nothing.
+	var custom uuid.UUID
+	var key, name string
+	if err := e.db.SQL().QueryRow(`SELECT id, key, name FROM elements WHERE workspace_id = $1 AND tenant_id = $2 AND kind = 'action'
+		ORDER BY key LIMIT 1`, e.ws.ID, f.acme.ID).Scan(&custom, &key, &name); err != nil {
+		t.Fatalf("the demo's customization of an action for acme: %v", err)
+	}
+	te := actEntry{id: idAt(f.now), at: f.now, tenant: f.acme.ID, typ: "element.customized", status: "success", actor: "system",
+		elem: custom, message: "customized", details: map[string]any{}}
+	gone := actEntry{id: idAt(f.now), at: f.now, typ: "element.deleted", status: "success", actor: "system",
+		elem: tenancy.NewID(), message: "deleted", details: map[string]any{}}
+	f.insert(t, e.ws.ID, te)
+	f.insert(t, e.ws.ID, gone)
+	r = e.get(t, c, "/activity/"+te.id.String(), "HX-Request", "true")
+	wantContains(t, "tenant element entry", r.body,
+		`href="/tenants/`+f.acme.ID.String()+`/customizations/actions/`+key+`"`, name+" (Action)")
+	r = e.get(t, c, "/activity/"+gone.id.String(), "HX-Request", "true")
+	wantCode(t, r, http.StatusOK)
+	if strings.Contains(r.body, `href="/elements/`) || strings.Contains(r.body, "/customizations/") {
+		t.Errorf("an entry about a deleted element links to one")
+	}
 }
 
 // --- the tenant's tab ----------------------------------------------------------------------------

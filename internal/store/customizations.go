@@ -137,7 +137,7 @@ func (tx *Tx) EnsureTenantLevelElement(ctx context.Context, at TenantElementAt) 
 	if err != nil {
 		return nil, false, writeError("create customization", err)
 	}
-	e, err = tx.elementByID(ctx, id)
+	e, err = tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
@@ -158,7 +158,7 @@ func (tx *Tx) Customize(ctx context.Context, at TenantElementAt, ch ElementChang
 // from its parent; a tenant-own element takes the config whole. The effective config is
 // validated against its kind's schema.
 func (tx *Tx) ChangeTenantElement(ctx context.Context, id uuid.UUID, ch ElementChange) (*tenancy.Element, error) {
-	e, err := tx.elementByID(ctx, id)
+	e, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (tx *Tx) ChangeTenantElement(ctx context.Context, id uuid.UUID, ch ElementC
 		tx.Scope.WorkspaceID, id, name, marshalConfig(override)); err != nil {
 		return nil, writeError("change element", err)
 	}
-	out, err := tx.elementByID(ctx, id)
+	out, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (tx *Tx) ChangeTenantElement(ctx context.Context, id uuid.UUID, ch ElementC
 // ResetCustomization removes a customization's override (and name): the tenant uses the
 // template again. The row stays, so a connection-level element keeps its id.
 func (tx *Tx) ResetCustomization(ctx context.Context, id uuid.UUID) (*tenancy.Element, error) {
-	e, err := tx.elementByID(ctx, id)
+	e, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (tx *Tx) ResetCustomization(ctx context.Context, id uuid.UUID) (*tenancy.El
 		tx.Scope.WorkspaceID, id); err != nil {
 		return nil, writeError("reset customization", err)
 	}
-	out, err := tx.elementByID(ctx, id)
+	out, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func (tx *Tx) ResetCustomization(ctx context.Context, id uuid.UUID) (*tenancy.El
 
 // DeleteTenantElement deletes a tenant-level element (a customization or the tenant's own).
 func (tx *Tx) DeleteTenantElement(ctx context.Context, id uuid.UUID) error {
-	e, err := tx.elementByID(ctx, id)
+	e, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func (tx *Tx) CreateTenantElement(ctx context.Context, tenantID uuid.UUID, in El
 	if err != nil {
 		return nil, writeError("create tenant element", err)
 	}
-	e, err := tx.elementByID(ctx, id)
+	e, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +329,7 @@ func (tx *Tx) EffectiveElement(ctx context.Context, at TenantElementAt) (*tenanc
 
 // TenantElement finds a tenant-level element of kind by id.
 func (tx *Tx) TenantElement(ctx context.Context, kind tenancy.ElementKind, id uuid.UUID) (*tenancy.Element, error) {
-	e, err := tx.elementByID(ctx, id)
+	e, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -142,7 +142,7 @@ func (tx *Tx) CreateElement(ctx context.Context, in ElementInput) (*tenancy.Elem
 	if err != nil {
 		return nil, writeError("create element", err)
 	}
-	e, err := tx.elementByID(ctx, id)
+	e, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (tx *Tx) UpdateElement(ctx context.Context, id uuid.UUID, in ElementInput) 
 	if !tx.Scope.WorkspaceWide() {
 		return nil, tenancy.ErrForbidden
 	}
-	cur, err := tx.elementByID(ctx, id)
+	cur, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func (tx *Tx) UpdateElement(ctx context.Context, id uuid.UUID, in ElementInput) 
 	if err != nil {
 		return nil, writeError("update element", err)
 	}
-	e, err := tx.elementByID(ctx, id)
+	e, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +230,7 @@ func (tx *Tx) SetElementArchived(ctx context.Context, id uuid.UUID, archived boo
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, tenancy.ErrNotFound
 	}
-	e, err := tx.elementByID(ctx, id)
+	e, err := tx.ElementByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -258,8 +258,8 @@ func (tx *Tx) Element(ctx context.Context, kind tenancy.ElementKind, selector st
 	return els[0], tx.resolve(ctx, els)
 }
 
-// elementByID finds any element visible in scope by id, resolved.
-func (tx *Tx) elementByID(ctx context.Context, id uuid.UUID) (*tenancy.Element, error) {
+// ElementByID finds any element visible in scope by id, whatever its kind or level, resolved.
+func (tx *Tx) ElementByID(ctx context.Context, id uuid.UUID) (*tenancy.Element, error) {
 	els, err := tx.queryElements(ctx, elementSelect+` WHERE e.workspace_id = $1 AND e.id = $2`, tx.Scope.WorkspaceID, id)
 	if err != nil {
 		return nil, err
