@@ -130,6 +130,13 @@ func (b *readBatcher) read(ctx context.Context, d *DB, r *scopedRead) error {
 			return ctx.Err()
 		}
 		return <-r.done
+	case <-b.stop:
+		// Closed while r waited (or select chose the buffered queue over a closed stop): a read
+		// no worker took will never be taken.
+		if r.state.CompareAndSwap(readQueued, readAbandoned) {
+			return errReadsStopped
+		}
+		return <-r.done
 	}
 }
 
