@@ -1002,7 +1002,10 @@ func TestActivityLiveStopsCleanly(t *testing.T) {
 	// The client goes: the handler returns.
 	ctx, cancel := context.WithCancel(context.Background())
 	w, done := run(ctx, fast, "status=error")
-	time.Sleep(200 * time.Millisecond)
+	// Until the first heartbeat is out (50 ms apart; a loaded machine may take longer), then leave.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(w.String(), ": heartbeat\n\n") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	cancel()
 	waitDone("client cancelled", done)
 	if out := w.String(); !strings.HasPrefix(out, "retry: 3000\n: live\n\n") || !strings.Contains(out, ": heartbeat\n\n") {
