@@ -354,7 +354,17 @@ func (b *browser) gone(css string) {
 // click clicks the first visible element matching css.
 func (b *browser) click(css string) {
 	b.t.Helper()
+	b.htmxIdle()
 	b.must(b.do(chromedp.Click(chromedp.CSS(css))), "click %s", css)
+}
+
+// htmxIdle waits until htmx has no request in flight and has finished swapping and settling
+// (it processes swapped-in content's hx- attributes while settling): a person acting on content
+// that just arrived could otherwise follow a link natively instead of through htmx. Immediate on
+// a page without htmx or with nothing under way.
+func (b *browser) htmxIdle() {
+	b.t.Helper()
+	b.waitFor(`!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')`, "htmx to settle")
 }
 
 // typeInto focuses the element matching css and types text as key presses ("\n" is Enter).
@@ -383,6 +393,7 @@ func (b *browser) clear(css string) {
 // keys types text into whatever has the focus.
 func (b *browser) keys(text string) {
 	b.t.Helper()
+	b.htmxIdle()
 	b.must(b.do(chromedp.KeyEvent(text)), "type %q", text)
 }
 
