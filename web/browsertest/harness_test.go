@@ -343,6 +343,7 @@ func (b *browser) open(path string) {
 func (b *browser) visible(css string) {
 	b.t.Helper()
 	b.must(b.do(chromedp.WaitVisible(chromedp.CSS(css))), "wait for %s to be visible", css)
+	b.htmxIdle() // what arrived with it is settled too (autofocus, processed hx- attributes)
 }
 
 // gone waits until no element matches css.
@@ -358,10 +359,11 @@ func (b *browser) click(css string) {
 	b.must(b.do(chromedp.Click(chromedp.CSS(css))), "click %s", css)
 }
 
-// htmxIdle waits until htmx has no request in flight and has finished swapping and settling
-// (it processes swapped-in content's hx- attributes while settling): a person acting on content
-// that just arrived could otherwise follow a link natively instead of through htmx. Immediate on
-// a page without htmx or with nothing under way.
+// htmxIdle waits until htmx has no request in flight and has finished swapping and settling (it
+// processes swapped-in content's hx- attributes and applies autofocus while settling): acting on,
+// or checking, content that just arrived could otherwise see it half done — a link followed
+// natively instead of through htmx, the focus not yet moved. Immediate on a page without htmx or
+// with nothing under way.
 func (b *browser) htmxIdle() {
 	b.t.Helper()
 	b.waitFor(`!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')`, "htmx to settle")
